@@ -1,0 +1,235 @@
+"""Message-level fault injection: drop, delay, duplicate, reorder, crash.
+
+Every send between actors (and from bleak's callbacks into actors) passes the router;
+with a ``FaultPlan`` installed the router asks the plan what to do with each message. A
+plan is a list of rules, first match wins; each rule draws from its own seeded random
+stream per destination, so a message stream produced by one thread (notifications from
+the loop, for instance) sees the same faults on every run with the same seed.
+
+Replies to callers are not subject to faults: a dropped reply would only turn into the
+caller's timeout, which the tests of timeouts cover directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterable
+
+from blerun.actors._errors import InvalidPolicy
+from blerun.messages import Address, Role
+
+
+class FaultKind(enum.Enum):
+    """What a rule does to a matching message."""
+
+    DROP = "drop"
+    """The message is never delivered."""
+    DELAY = "delay"
+    """Delivered ``seconds`` later, through the runtime's Clock."""
+    DUPLICATE = "duplicate"
+    """Delivered twice."""
+    REORDER = "reorder"
+    """Held back and delivered after the next message to the same actor."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FaultRule:
+    """One rule of a plan."""
+
+    kind: FaultKind
+    """What to do."""
+    types: tuple[type, ...]
+    """Message classes it applies to (empty: all)."""
+    role: Role | None
+    """Only messages to this actor role (``None``: any)."""
+    device: str | None
+    """Only messages to this device (``None``: any)."""
+    probability: float
+    """Chance per matching message, in [0, 1]."""
+    seconds: float = 0.0
+    """For DELAY: how long."""
+    limit: int | None = None
+    """Apply at most this many times (``None``: unlimited)."""
+
+    def matches(self, address: Address, message: object) -> bool:
+        return (
+            (not self.types or isinstance(message, self.types))
+            and (self.role is None or address.role is self.role)
+            and (self.device is None or address.device == self.device)
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Decision:
+    """What the router does with one message."""
+
+    kind: FaultKind | None
+    """``None``: deliver normally."""
+    seconds: float = 0.0
+    """For DELAY."""
+
+
+_DELIVER = Decision(None)
+
+
+class FaultPlan:
+    """A seeded set of fault rules for the router.
+
+    Example::
+
+        plan = FaultPlan(seed=7)
+        plan.drop(RawNotification, probability=0.1)
+        plan.delay(LinkLost, seconds=0.5)
+        with Runtime(faults=plan) as rt: ...
+        print(plan.applied())    # what was actually injected
+
+    Args:
+        seed: Seeds every rule's random streams.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._rules: list[FaultRule] = []
+        self._streams: dict[tuple[int, Address], random.Random] = {}
+        self._uses: Counter[int] = Counter()
+        self._applied: Counter[tuple[FaultKind, str]] = Counter()
+        # Rules are consulted from every sending thread; the plan is test machinery
+        # shared by all of them, not actor state.
+        self._lock = threading.Lock()
+
+    def _add(
+        self,
+        kind: FaultKind,
+        types: Iterable[type] | type | None,
+        *,
+        probability: float,
+        role: Role | None,
+        device: str | None,
+        seconds: float = 0.0,
+        limit: int | None = None,
+    ) -> FaultPlan:
+        if not 0.0 <= probability <= 1.0:
+            raise InvalidPolicy("FaultPlan probability", "in [0, 1]", probability)
+        if seconds < 0:
+            raise InvalidPolicy("FaultPlan seconds", ">= 0", seconds)
+        if limit is not None and limit < 0:
+            raise InvalidPolicy("FaultPlan limit", "None or >= 0", limit)
+        if types is None:
+            classes: tuple[type, ...] = ()
+        elif isinstance(types, type):
+            classes = (types,)
+        else:
+            classes = tuple(types)
+        rule = FaultRule(
+            kind=kind,
+            types=classes,
+            role=role,
+            device=device,
+            probability=probability,
+            seconds=seconds,
+            limit=limit,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return self
+
+    def drop(
+        self,
+        types: Iterable[type] | type | None = None,
+        *,
+        probability: float = 1.0,
+        role: Role | None = None,
+        device: str | None = None,
+        limit: int | None = None,
+    ) -> FaultPlan:
+        """Never deliver matching messages (with ``probability``, at most ``limit`` times)."""
+        return self._add(
+            FaultKind.DROP, types, probability=probability, role=role, device=device, limit=limit
+        )
+
+    def delay(
+        self,
+        types: Iterable[type] | type | None = None,
+        *,
+        seconds: float,
+        probability: float = 1.0,
+        role: Role | None = None,
+        device: str | None = None,
+        limit: int | None = None,
+    ) -> FaultPlan:
+        """Deliver matching messages ``seconds`` later (Clock time)."""
+        return self._add(
+            FaultKind.DELAY,
+            types,
+            probability=probability,
+            role=role,
+            device=device,
+            seconds=seconds,
+            limit=limit,
+        )
+
+    def duplicate(
+        self,
+        types: Iterable[type] | type | None = None,
+        *,
+        probability: float = 1.0,
+        role: Role | None = None,
+        device: str | None = None,
+        limit: int | None = None,
+    ) -> FaultPlan:
+        """Deliver matching messages twice."""
+        return self._add(
+            FaultKind.DUPLICATE,
+            types,
+            probability=probability,
+            role=role,
+            device=device,
+            limit=limit,
+        )
+
+    def reorder(
+        self,
+        types: Iterable[type] | type | None = None,
+        *,
+        probability: float = 1.0,
+        role: Role | None = None,
+        device: str | None = None,
+        limit: int | None = None,
+    ) -> FaultPlan:
+        """Hold matching messages back until the next message to the same actor passes."""
+        return self._add(
+            FaultKind.REORDER,
+            types,
+            probability=probability,
+            role=role,
+            device=device,
+            limit=limit,
+        )
+
+    def decide(self, address: Address, message: object) -> Decision:
+        """The router's question: what happens to this message?"""
+        with self._lock:
+            for index, rule in enumerate(self._rules):
+                if not rule.matches(address, message):
+                    continue
+                if rule.limit is not None and self._uses[index] >= rule.limit:
+                    continue
+                stream = self._streams.get((index, address))
+                if stream is None:
+                    stream = random.Random(f"{self.seed}:{index}:{address}")
+                    self._streams[(index, address)] = stream
+                if stream.random() >= rule.probability:
+                    continue
+                self._uses[index] += 1
+                self._applied[(rule.kind, type(message).__name__)] += 1
+                return Decision(rule.kind, rule.seconds)
+        return _DELIVER
+
+    def applied(self) -> dict[str, int]:
+        """How many faults were injected, as ``{"drop:RawNotification": 3, ...}``."""
+        with self._lock:
+            return {f"{kind.value}:{name}": n for (kind, name), n in self._applied.items()}

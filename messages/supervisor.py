@@ -1,0 +1,125 @@
+"""The SupervisorActor's protocol: device groups, child deaths, checkpoints, shutdown.
+
+Supervision follows OTP: a group is started from frozen child specs, children start in
+order and stop in reverse, and a child reports its own death (from pykka's
+``on_failure``). pykka cannot restart an actor, so a restart is a new actor from the
+spec's factory, handed the last checkpoint its predecessor sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+from blerun.messages.common import GetStats, Role
+
+
+class Restart(enum.Enum):
+    """When a dead child is restarted (OTP's restart values)."""
+
+    PERMANENT = "permanent"
+    """Always."""
+    TRANSIENT = "transient"
+    """Only when it died of an error (every death reported here is one)."""
+    TEMPORARY = "temporary"
+    """Never; the group escalates instead."""
+
+
+class Strategy(enum.Enum):
+    """Which siblings are restarted with a dead child."""
+
+    ONE_FOR_ONE = "one_for_one"
+    """Only the dead child."""
+    ONE_FOR_ALL = "one_for_all"
+    """Every child of the group, stopped in reverse order and started in order."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChildSpec:
+    """How to start, restart and stop one child of a device group."""
+
+    role: Role
+    """Which actor this is."""
+    factory: Callable[[object | None, int], pykka.ActorRef[Any]]
+    """Starts the child from its last checkpoint (``None`` at first) and a generation."""
+    restart: Restart = Restart.PERMANENT
+    """Whether a dead child comes back."""
+    shutdown_timeout: float = 2.0
+    """Seconds to wait for this child to stop, within the overall close deadline."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class GroupSpec:
+    """A device group: its children in start order and its restart rules."""
+
+    device: str
+    """The device id."""
+    children: tuple[ChildSpec, ...]
+    """Started in this order, stopped in reverse."""
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    """Who restarts with a dead child."""
+    intensity: int = 5
+    """At most this many restarts ..."""
+    period: float = 60.0
+    """... within this many seconds; one more escalates: the device goes FAILED."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StartGroup:
+    """Start a device group; answered once every child is running."""
+
+    request_id: int
+    """Where the answer goes."""
+    spec: GroupSpec
+    """What to start."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StopGroup:
+    """Stop one device group; answered with the refs to join (newest first)."""
+
+    request_id: int
+    """Where the answer goes."""
+    device: str
+    """The group to stop."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ChildFailed:
+    """From a dying child's ``on_failure``: it is gone, restart it by the rules."""
+
+    device: str
+    """Its group."""
+    role: Role
+    """Which child."""
+    generation: int
+    """The child's generation, so a late report of an old incarnation is ignored."""
+    error: BaseException
+    """What killed it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    """A child's durable state (user wishes), kept by the supervisor for its successor."""
+
+    device: str
+    """Its group."""
+    role: Role
+    """Which child."""
+    data: object
+    """Opaque to the supervisor; the child's factory understands it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Shutdown:
+    """Set the closing flag and answer with every child to join, in stop order."""
+
+    request_id: int
+    """Where the answer goes."""
+
+
+SupervisorCommand = StartGroup | StopGroup | ChildFailed | Checkpoint | Shutdown | GetStats
+"""Everything the SupervisorActor accepts."""

@@ -1,0 +1,268 @@
+"""A scripted bleak backend: the runtime's production path runs through real bleak.
+
+Tests swap bleak's *backend* (``BleakClient(..., backend=...)``), never blerun's own
+code. A ``ScriptedWorld`` holds scripted peripherals; ``world.backend`` is a
+``BaseBleakClient`` subclass bound to it. Everything a peripheral does happens on the
+runtime's event loop; tests drive it from their own thread with ``world.run(fn)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient, NotifyCallback
+from bleak.backends.descriptor import BleakGATTDescriptor
+from bleak.backends.device import BLEDevice
+from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
+from bleak.exc import BleakDeviceNotFoundError, BleakError
+
+HR_SERVICE = "0000180d-0000-1000-8000-00805f9b34fb"
+HR_MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
+CONTROL = "00002a39-0000-1000-8000-00805f9b34fb"
+SENSOR = "00002a6e-0000-1000-8000-00805f9b34fb"
+
+
+@dataclasses.dataclass
+class Char:
+    uuid: str
+    properties: list[str]
+    value: bytes = b""
+
+
+HANG = "hang"
+
+
+@dataclasses.dataclass
+class ScriptedPeripheral:
+    """One scripted device. Mutate only on the loop (``world.run``)."""
+
+    address: str
+    chars: list[Char]
+    mtu: int = 247
+    op_delay: float = 0.0
+    """Seconds every backend operation takes (asyncio.sleep on the loop)."""
+    connect_script: collections.deque[object] = dataclasses.field(
+        default_factory=collections.deque
+    )
+    """Outcomes of the next connects: an exception to raise, or HANG; then success."""
+    hang_disconnect: bool = False
+    fail_next: dict[str, BaseException] = dataclasses.field(default_factory=dict)
+    handlers: dict[str, NotifyCallback] = dataclasses.field(default_factory=dict)
+    start_notify_calls: collections.Counter[str] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+    writes: list[tuple[str, bytes, bool]] = dataclasses.field(default_factory=list)
+    connects: int = 0
+    client: ScriptedClient | None = None
+    notifications_sent: int = 0
+
+    def char(self, uuid: str) -> Char:
+        return next(c for c in self.chars if c.uuid == uuid)
+
+    def notify(self, uuid: str, data: bytes) -> bool:
+        """On the loop: deliver one notification if a handler is registered."""
+        handler = self.handlers.get(uuid)
+        if handler is None:
+            return False
+        self.notifications_sent += 1
+        handler(bytearray(data))
+        return True
+
+    def drop(self) -> None:
+        """On the loop: the peripheral drops the link (supervision timeout)."""
+        client = self.client
+        if client is not None:
+            client.lost()
+
+
+class ScriptedWorld:
+    """The peripherals a ``world.backend`` client can reach, and the loop they live on."""
+
+    def __init__(self) -> None:
+        self.peripherals: dict[str, ScriptedPeripheral] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        world = self
+
+        class Bound(ScriptedClient):
+            pass
+
+        Bound.world = world
+        self.backend: type[BaseBleakClient] = Bound
+
+    def add(self, address: str, chars: list[Char], **kw: Any) -> ScriptedPeripheral:
+        peripheral = ScriptedPeripheral(address=address, chars=chars, **kw)
+        self.peripherals[address.upper()] = peripheral
+        return peripheral
+
+    def run(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Run ``fn`` on the loop from a test thread and return its result."""
+        assert self.loop is not None, "bind the world to the runtime's loop first"
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                done.set_result(fn())
+            except Exception as exc:
+                done.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(call)
+        return done.result(timeout)
+
+
+def heart_rate(world: ScriptedWorld, address: str = "AA:BB:CC:DD:EE:01", **kw: Any) -> ScriptedPeripheral:
+    return world.add(
+        address,
+        [
+            Char(HR_MEASUREMENT, ["notify"]),
+            Char(CONTROL, ["write", "write-without-response"]),
+            Char(SENSOR, ["read"], b"\x2a\x00"),
+        ],
+        **kw,
+    )
+
+
+class ScriptedClient(BaseBleakClient):
+    world: ScriptedWorld
+
+    def __init__(
+        self,
+        address_or_ble_device: BLEDevice | str,
+        *,
+        disconnected_callback: Callable[[], None] | None,
+        timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
+        )
+        self._connected = False
+        self._peripheral: ScriptedPeripheral | None = None
+
+    @property
+    def name(self) -> str:
+        return self.address
+
+    @property
+    def mtu_size(self) -> int:
+        return self._peripheral.mtu if self._peripheral else 23
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def _p(self) -> ScriptedPeripheral:
+        if not self._connected or self._peripheral is None:
+            raise BleakError("Not connected")
+        return self._peripheral
+
+    async def _delay(self) -> None:
+        if self._peripheral is not None and self._peripheral.op_delay:
+            await asyncio.sleep(self._peripheral.op_delay)
+
+    async def connect(self, pair: bool, **kwargs: Any) -> None:
+        peripheral = self.world.peripherals.get(self.address.upper())
+        if peripheral is None:
+            raise BleakDeviceNotFoundError(self.address, f"Device {self.address} not found")
+        self._peripheral = peripheral
+        await self._delay()
+        if peripheral.connect_script:
+            outcome = peripheral.connect_script.popleft()
+            if outcome == HANG:
+                await asyncio.get_running_loop().create_future()
+            assert isinstance(outcome, BaseException)
+            raise outcome
+        self.services = self._collection(peripheral)
+        self._connected = True
+        peripheral.connects += 1
+        peripheral.client = self
+
+    def _collection(self, peripheral: ScriptedPeripheral) -> BleakGATTServiceCollection:
+        collection = BleakGATTServiceCollection()
+        service = BleakGATTService(None, 1, HR_SERVICE)
+        collection.add_service(service)
+        for i, char in enumerate(peripheral.chars):
+            collection.add_characteristic(
+                BleakGATTCharacteristic(
+                    None,
+                    3 + 3 * i,
+                    char.uuid,
+                    list(char.properties),  # type: ignore[arg-type]
+                    lambda: peripheral.mtu - 3,
+                    service,
+                )
+            )
+        return collection
+
+    def lost(self) -> None:
+        if not self._connected:
+            return
+        self._connected = False
+        if self._peripheral is not None:
+            self._peripheral.handlers.clear()
+            self._peripheral.client = None
+        if self._disconnected_callback is not None:
+            self._disconnected_callback()
+
+    async def disconnect(self) -> None:
+        peripheral = self._peripheral
+        if peripheral is not None and peripheral.hang_disconnect:
+            await asyncio.get_running_loop().create_future()
+        await self._delay()
+        self._connected = False
+        if peripheral is not None:
+            peripheral.handlers.clear()
+            if peripheral.client is self:
+                peripheral.client = None
+
+    async def pair(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    async def unpair(self) -> None:
+        raise NotImplementedError
+
+    def _maybe_fail(self, op: str) -> None:
+        peripheral = self._p()
+        error = peripheral.fail_next.pop(op, None)
+        if error is not None:
+            raise error
+
+    async def read_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        await self._delay()
+        self._maybe_fail("read")
+        return bytearray(self._p().char(characteristic.uuid).value)
+
+    async def read_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
+    ) -> bytearray:
+        raise NotImplementedError
+
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
+    ) -> None:
+        await self._delay()
+        self._maybe_fail("write")
+        self._p().writes.append((characteristic.uuid, bytes(data), response))
+
+    async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
+        raise NotImplementedError
+
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
+        await self._delay()
+        self._maybe_fail("start_notify")
+        peripheral = self._p()
+        peripheral.handlers[characteristic.uuid] = callback
+        peripheral.start_notify_calls[characteristic.uuid] += 1
+
+    async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
+        await self._delay()
+        self._p().handlers.pop(characteristic.uuid, None)
