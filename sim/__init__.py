@@ -1,0 +1,78 @@
+"""blerun.sim: emulated BLE peripherals on Bumble, reached through a real bleak backend.
+
+A :class:`VirtualAir` is an in-process Bluetooth LE world: one central and any number
+of emulated peripherals on Bumble's virtual controllers, running a real host stack
+(HCI, L2CAP, ATT, GATT). bleak reaches it through two backends, so code written for
+hardware runs unchanged::
+
+    air = VirtualAir.start()
+    hr = air.add_peripheral(heart_rate_monitor(name="HR-1", rate_hz=50))
+    # on air.loop:
+    async with BleakClient(hr.address, backend=air.client_backend) as client:
+        await client.start_notify(HEART_RATE_MEASUREMENT, on_measurement)
+    hr.drop_link()  # from any thread: a supervision timeout
+    air.close()
+
+The package does not depend on the rest of blerun: plain bleak users can test with it.
+"""
+
+from blerun.sim._air import VirtualAir
+from blerun.sim._faults import Operation, PeripheralCounters
+from blerun.sim._peripheral import Peripheral
+from blerun.sim._spec import (
+    AttError,
+    CharacteristicSpec,
+    NotifySource,
+    PeripheralSpec,
+    Property,
+    ServiceSpec,
+    ValueSource,
+    WriteHandler,
+)
+from blerun.sim.profiles import (
+    BODY_SENSOR_LOCATION,
+    ENVIRONMENTAL_SENSING_SERVICE,
+    HEART_RATE_CONTROL_POINT,
+    HEART_RATE_MEASUREMENT,
+    HEART_RATE_SERVICE,
+    NUS_RX,
+    NUS_SERVICE,
+    NUS_TX,
+    TEMPERATURE,
+    heart_rate_measurement,
+    heart_rate_monitor,
+    parse_heart_rate_measurement,
+    sensor,
+    temperature_value,
+    uart_device,
+)
+
+__all__ = [
+    "BODY_SENSOR_LOCATION",
+    "ENVIRONMENTAL_SENSING_SERVICE",
+    "HEART_RATE_CONTROL_POINT",
+    "HEART_RATE_MEASUREMENT",
+    "HEART_RATE_SERVICE",
+    "NUS_RX",
+    "NUS_SERVICE",
+    "NUS_TX",
+    "TEMPERATURE",
+    "AttError",
+    "CharacteristicSpec",
+    "NotifySource",
+    "Operation",
+    "Peripheral",
+    "PeripheralCounters",
+    "PeripheralSpec",
+    "Property",
+    "ServiceSpec",
+    "ValueSource",
+    "VirtualAir",
+    "WriteHandler",
+    "heart_rate_measurement",
+    "heart_rate_monitor",
+    "parse_heart_rate_measurement",
+    "sensor",
+    "temperature_value",
+    "uart_device",
+]

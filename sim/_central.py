@@ -1,0 +1,273 @@
+"""The air's one central: Bumble device and controller, connects, scans, value fan-out.
+
+Loop thread only. Three jobs beyond Bumble's own central:
+
+* **Connects, one at a time, cancellable.** A central has one pending LE connection
+  (Bumble refuses a second: "connection already pending"), so connects queue on a lock.
+  A cancelled connect (bleak's timeout, or the caller's cancel) sends *LE Create
+  Connection Cancel*, waits for the controller's answer, and tears down a connection
+  that won the race, before the next connect may start.
+* **Scanning shared by every scanner.** Scanners subscribe; the first starts Bumble's
+  scan, the last stops it.
+* **Notifications without Bumble's GATT client.** Notification and indication PDUs go
+  straight to the link's sink (Bumble's client logs every PDU through ``str()`` and
+  timestamps it into a cache), and indications are confirmed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bleak.exc import CONTROLLER_ERROR_CODES
+from blerun.sim._advert import Advert, parse_advertising_data
+from blerun.sim._gatt import ATT_CID, Op
+from blerun.sim._hci import CentralController, QuietHost, SimLink
+from bumble import core, hci
+from bumble.device import Connection, Device
+
+__all__ = ["Central", "ConnectFailed", "ScanReport", "ValueSink"]
+
+logger = logging.getLogger(__name__)
+
+ValueSink = Callable[[int, bytes], None]
+"""Receives (value handle, value) for each notification or indication on a link."""
+
+_CONFIRMATION = bytes([Op.CONFIRMATION])
+
+
+class ConnectFailed(Exception):
+    """The controller reported a failed connect (HCI status in ``status``)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{CONTROLLER_ERROR_CODES.get(self.status, 'HCI error')} ({self.status:#04x})"
+
+
+class ScanReport:
+    """One advertising report as the scanners see it."""
+
+    __slots__ = ("address", "advert", "rssi")
+
+    def __init__(self, address: hci.Address, rssi: int, advert: Advert) -> None:
+        self.address = address
+        self.rssi = rssi
+        self.advert = advert
+
+
+class _CentralDevice(Device):
+    """A Bumble device that hands notifications to per-link sinks itself."""
+
+    def __init__(self, *, name: str, address: hci.Address) -> None:
+        super().__init__(name=name, address=address)
+        self.value_sinks: dict[int, ValueSink] = {}
+
+    # Bumble registers this for the ATT channel, called with the connection handle.
+    def on_gatt_pdu(self, connection_handle: int, pdu: bytes) -> None:
+        opcode = pdu[0]
+        if opcode in (Op.NOTIFICATION, Op.INDICATION):
+            sink = self.value_sinks.get(connection_handle)
+            if sink is not None:
+                sink(int.from_bytes(pdu[1:3], "little"), pdu[3:])
+            if opcode == Op.INDICATION:
+                self.send_l2cap_pdu(connection_handle, ATT_CID, _CONFIRMATION)
+            return
+        super().on_gatt_pdu(connection_handle, pdu)
+
+
+class _Attempt:
+    """The outcome of one LE Create Connection, whichever event brings it."""
+
+    def __init__(self, device: Device, peer: hci.Address) -> None:
+        self._device = device
+        self.peer = peer
+        self.outcome: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        device.on("connection", self._on_connection)
+        device.on("connection_failure", self._on_failure)
+
+    def _on_connection(self, connection: Connection) -> None:
+        if connection.peer_address == self.peer and not self.outcome.done():
+            self.outcome.set_result(connection)
+
+    def _on_failure(self, error: core.ConnectionError) -> None:
+        if not self.outcome.done():
+            self.outcome.set_exception(ConnectFailed(error.error_code or 0))
+
+    def close(self) -> None:
+        self._device.remove_listener("connection", self._on_connection)
+        self._device.remove_listener("connection_failure", self._on_failure)
+        if not self.outcome.done():
+            self.outcome.cancel()
+        elif not self.outcome.cancelled():
+            self.outcome.exception()  # retrieved, so asyncio does not log it
+
+
+class Central:
+    """The central side of the air. Loop thread only."""
+
+    def __init__(
+        self,
+        *,
+        link: SimLink,
+        quiet: bool,
+        address: hci.Address,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self.controller = CentralController("central", link=link, quiet=quiet)
+        self.device = _CentralDevice(name="blerun-sim-central", address=address)
+        self.device.host = QuietHost(self.controller)
+        self._spawn = spawn
+        self._connect_lock = asyncio.Lock()
+        self._scan_lock = asyncio.Lock()
+        self._scan_listeners: dict[object, Callable[[ScanReport], None]] = {}
+
+    async def start(self) -> None:
+        await self.device.power_on()
+        # Bumble's connect_le sets this for the duration of its own connect; ours never
+        # calls it, and Device.on_le_connection asserts the value is set.
+        self.device.connect_own_address_type = hci.OwnAddressType.RANDOM
+        self.device.host.on("advertising_report", self._on_report)
+
+    @property
+    def value_sinks(self) -> dict[int, ValueSink]:
+        return self.device.value_sinks
+
+    # -- connecting ----------------------------------------------------------------
+
+    async def connect(self, peer: hci.Address) -> Connection:
+        """Connect to ``peer``; raises ConnectFailed, or CancelledError when cancelled.
+
+        A cancel returns at once; the lock that serialises connects is released only
+        once the controller has dropped the attempt, so the next connect starts clean.
+        """
+        await self._connect_lock.acquire()
+        attempt = _Attempt(self.device, peer)
+        command = asyncio.ensure_future(self.device.send_async_command(self._create(peer)))
+        handed_over = False
+        try:
+            try:
+                await asyncio.shield(command)
+            except hci.HCI_Error as exc:
+                raise ConnectFailed(exc.error_code or 0) from exc
+            return await asyncio.shield(attempt.outcome)
+        except asyncio.CancelledError:
+            handed_over = True
+            self._spawn(self._abort(attempt, command))
+            raise
+        finally:
+            if not handed_over:
+                attempt.close()
+                self._connect_lock.release()
+
+    @staticmethod
+    def _create(peer: hci.Address) -> hci.HCI_LE_Create_Connection_Command:
+        # The values Bumble's connect_le uses by default (units of 0.625 and 1.25 ms).
+        return hci.HCI_LE_Create_Connection_Command(
+            le_scan_interval=96,
+            le_scan_window=96,
+            initiator_filter_policy=0,
+            peer_address_type=peer.address_type,
+            peer_address=peer,
+            own_address_type=hci.OwnAddressType.RANDOM,
+            connection_interval_min=12,
+            connection_interval_max=24,
+            max_latency=0,
+            supervision_timeout=420,
+            min_ce_length=0,
+            max_ce_length=0,
+        )
+
+    async def _abort(self, attempt: _Attempt, command: asyncio.Future[Any]) -> None:
+        try:
+            try:
+                await command
+            except hci.HCI_Error:
+                return  # the controller never took the connect up
+            # Command Disallowed means nothing is pending any more: its outcome is on
+            # its way.
+            with contextlib.suppress(hci.HCI_Error):
+                await self.device.send_sync_command(hci.HCI_LE_Create_Connection_Cancel_Command())
+            # Either answer (the cancel's failure event, or a connection that won the
+            # race) is already queued on the loop.
+            try:
+                connection = await attempt.outcome
+            except ConnectFailed:
+                return
+            await _disconnect_quietly(connection)
+        finally:
+            attempt.close()
+            self._connect_lock.release()
+
+    # -- flow control ----------------------------------------------------------------
+
+    def acl_backlogged(self) -> bool:
+        """Whether the host holds more ACL packets than the controller takes at once."""
+        queue = self.device.host.le_acl_packet_queue
+        return queue is not None and queue.pending >= queue.max_in_flight
+
+    async def acl_room(self) -> None:
+        """Wait until :meth:`acl_backlogged` is False."""
+        queue = self.device.host.le_acl_packet_queue
+        host = self.device.host
+        if queue is None:
+            return
+        loop = asyncio.get_running_loop()
+        room = loop.create_future()
+
+        def check(*_: object) -> None:
+            if queue.pending < queue.max_in_flight and not room.done():
+                room.set_result(None)
+
+        def on_disconnection(*_: object) -> None:
+            # A disconnection frees its packets without a "flow" event, and only after
+            # its listeners ran.
+            loop.call_soon(check)
+
+        queue.on("flow", check)
+        host.on("disconnection", on_disconnection)
+        try:
+            check()
+            await room
+        finally:
+            queue.remove_listener("flow", check)
+            host.remove_listener("disconnection", on_disconnection)
+
+    # -- scanning ------------------------------------------------------------------
+
+    async def add_scan_listener(self, listener: Callable[[ScanReport], None]) -> object:
+        """Start delivering advertising reports to ``listener``; returns a token."""
+        token = object()
+        async with self._scan_lock:
+            self._scan_listeners[token] = listener
+            if not self.device.scanning:
+                await self.device.start_scanning(active=True, filter_duplicates=False)
+        return token
+
+    async def remove_scan_listener(self, token: object) -> None:
+        async with self._scan_lock:
+            self._scan_listeners.pop(token, None)
+            if not self._scan_listeners and self.device.scanning:
+                await self.device.stop_scanning()
+
+    def _on_report(self, report: hci.HCI_LE_Extended_Advertising_Report_Event.Report) -> None:
+        if not self._scan_listeners:
+            return
+        scan = ScanReport(report.address, report.rssi, parse_advertising_data(report.data))
+        for listener in list(self._scan_listeners.values()):
+            try:
+                listener(scan)
+            except Exception:
+                logger.exception("scan listener failed")
+
+
+async def _disconnect_quietly(connection: Connection) -> None:
+    try:
+        await connection.disconnect()
+    except (hci.HCI_Error, core.BaseBumbleError) as exc:
+        logger.debug("disconnect of %s failed: %r", connection.peer_address, exc)

@@ -1,0 +1,425 @@
+"""Bumble's virtual link, controllers and host, adjusted for an emulated air.
+
+Three changes to Bumble's stock classes, each for a measured reason:
+
+* **Quiet packet paths.** Bumble's controller and host build a coloured log string
+  (``f"... {packet}"``) for every HCI packet before the logger decides to drop it; that
+  formatting was most of the CPU of a notification stream. The quiet subclasses dispatch
+  without it and hand ACL packets across as objects instead of serialising and parsing
+  them again. ``quiet=False`` keeps Bumble's stock path, for measuring the difference.
+* **A working connect cancel.** The stock controller acknowledges *LE Create Connection
+  Cancel* but keeps ``pending_le_connection`` and never sends the *LE Connection
+  Complete* (status Unknown Connection Identifier) a real controller sends, so a timed
+  out connect left the central unable to connect again.
+* **Hooks for fault injection and scale.** The central controller asks a
+  :class:`LinkPolicy` before it completes a connect or a disconnect (refuse, stall,
+  delay), and the link delivers advertising only to a central that listens and
+  connection requests only to their target, instead of to every controller on the air.
+
+Nothing here knows about bleak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+from typing import Protocol
+
+from bumble import hci, ll
+from bumble.controller import Connection as ControllerConnection
+from bumble.controller import Controller
+from bumble.host import Host
+from bumble.link import LocalLink
+
+__all__ = [
+    "Admission",
+    "CentralController",
+    "LinkPolicy",
+    "PeripheralController",
+    "QuietHost",
+    "SimLink",
+    "Verdict",
+]
+
+# Real controllers with LE Data Length Extension carry a whole 251-byte L2CAP frame per
+# packet; Bumble's default (27) splits every notification larger than 20 bytes.
+_LE_ACL_PACKET_LENGTH = 251
+# The largest value the 1-octet HCI field can report.
+_LE_ACL_PACKETS = 255
+# Reported to the central host as the RSSI of every advertising report when the
+# policy knows no better.
+_DEFAULT_RSSI = -60
+# An extended advertising report for a legacy ADV_IND PDU: connectable, scannable, legacy.
+_ADV_IND_EVENT_TYPE = 0x13
+
+
+class Verdict(enum.Enum):
+    """What the air does with a connect or disconnect the central asked for."""
+
+    PROCEED = enum.auto()
+    """Carry it out (after ``Admission.delay`` seconds)."""
+    REFUSE = enum.auto()
+    """Fail it: the central's host gets a connection failure."""
+    STALL = enum.auto()
+    """Never answer it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admission:
+    """A policy's answer for one connect or disconnect."""
+
+    verdict: Verdict
+    """What to do."""
+    delay: float = 0.0
+    """Seconds to wait before proceeding (``Verdict.PROCEED`` only)."""
+
+
+PROCEED = Admission(Verdict.PROCEED)
+
+
+class LinkPolicy(Protocol):
+    """What the central controller asks the air about; called on the loop thread."""
+
+    def admit_connect(self, peer: hci.Address) -> Admission:
+        """Decide a connect to ``peer``, once per attempt, when ``peer`` is reached."""
+
+    def admit_disconnect(self, peer: hci.Address) -> Admission:
+        """Decide a disconnect from ``peer`` requested by the central's host."""
+
+    def rssi_of(self, advertiser: hci.Address) -> int:
+        """The RSSI to report for an advertisement from ``advertiser``."""
+
+
+class _OpenPolicy:
+    def admit_connect(self, peer: hci.Address) -> Admission:
+        return PROCEED
+
+    def admit_disconnect(self, peer: hci.Address) -> Admission:
+        return PROCEED
+
+    def rssi_of(self, advertiser: hci.Address) -> int:
+        return _DEFAULT_RSSI
+
+
+class SimLink(LocalLink):
+    """A ``LocalLink`` that indexes controllers by address and routes advertising.
+
+    The stock link looks a destination up by scanning every controller and every
+    connection for each ACL packet, and copies every advertising PDU to every other
+    controller: with N peripherals that is O(N) per packet and O(N^2) per advertising
+    interval. Only the central needs advertising, and only while it scans or connects.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # LocalLink.__init__ is unannotated
+        self._by_address: dict[hci.Address, Controller] = {}
+        self.central: CentralController | None = None
+
+    def add_controller(self, controller: Controller) -> None:
+        super().add_controller(controller)
+        self.on_address_changed(controller)
+
+    def remove_controller(self, controller: Controller) -> None:
+        super().remove_controller(controller)
+        for address in [a for a, c in self._by_address.items() if c is controller]:
+            del self._by_address[address]
+        if self.central is controller:
+            self.central = None
+
+    def on_address_changed(self, controller: Controller) -> None:
+        # Called by Controller.random_address's setter, also during __init__ of the base
+        # class, before our dict exists.
+        by_address = getattr(self, "_by_address", None)
+        if by_address is None:
+            return
+        for address in [a for a, c in by_address.items() if c is controller]:
+            del by_address[address]
+        for address in (controller.random_address, controller.public_address):
+            if address not in (hci.Address.ANY, hci.Address.ANY_RANDOM):
+                by_address[address] = controller
+
+    def find_le_controller(self, address: hci.Address) -> Controller | None:
+        found = self._by_address.get(address)
+        if found is not None:
+            return found
+        return super().find_le_controller(address)
+
+    def send_advertising_pdu(
+        self, sender_controller: Controller, packet: ll.AdvertisingPdu
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        if isinstance(packet, ll.ConnectInd):
+            target = self._by_address.get(packet.advertiser_address)
+            if target is not None and target is not sender_controller:
+                loop.call_soon(target.on_ll_advertising_pdu, packet)
+            return
+        central = self.central
+        if central is not None and central is not sender_controller and central.listening:
+            loop.call_soon(central.on_ll_advertising_pdu, packet)
+
+
+class _QuietController(Controller):
+    """A controller that dispatches HCI packets without formatting them."""
+
+    le_acl_data_packet_length = _LE_ACL_PACKET_LENGTH
+    total_num_le_acl_data_packets = _LE_ACL_PACKETS
+    supported_max_tx_octets = _LE_ACL_PACKET_LENGTH
+    supported_max_rx_octets = _LE_ACL_PACKET_LENGTH
+
+    def __init__(self, name: str, *, link: SimLink, quiet: bool) -> None:
+        super().__init__(name, link=link)
+        self.quiet = quiet
+        self._loop = asyncio.get_running_loop()
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if not self.quiet:
+            super().on_hci_packet(packet)
+        elif isinstance(packet, hci.HCI_AclDataPacket):
+            self.on_hci_acl_data_packet(packet)
+        elif isinstance(packet, hci.HCI_Command):
+            self.on_hci_command_packet(packet)
+        else:
+            super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if not self.quiet:
+            super().send_hci_packet(packet)
+            return
+        host = self.host
+        if host is None:
+            return
+        if isinstance(packet, hci.HCI_AclDataPacket) and isinstance(host, QuietHost):
+            # ACL packets need no round trip through bytes: the host reads the same
+            # fields a parse would give it.
+            self._loop.call_soon(host.on_acl_object, packet)
+        else:
+            self._loop.call_soon(host.on_packet, bytes(packet))
+
+
+class CentralController(_QuietController):
+    """The central's controller: fixed connect cancel, policy hooks, quiet reports."""
+
+    def __init__(self, name: str, *, link: SimLink, quiet: bool) -> None:
+        super().__init__(name, link=link, quiet=quiet)
+        self.policy: LinkPolicy = _OpenPolicy()
+        # State of the one pending LE connection, reset whenever a new one starts.
+        self._admitted = False
+        self._stalled = False
+        self._hold_until = 0.0
+        link.central = self
+
+    @property
+    def listening(self) -> bool:
+        """Whether advertising PDUs matter to this controller right now."""
+        return self.le_scan_enable or self.pending_le_connection is not None
+
+    def on_hci_le_create_connection_command(
+        self, command: hci.HCI_LE_Create_Connection_Command
+    ) -> None:
+        if self.pending_le_connection is None:
+            self._admitted = False
+            self._stalled = False
+            self._hold_until = 0.0
+        super().on_hci_le_create_connection_command(command)
+
+    def on_hci_le_create_connection_cancel_command(
+        self, _command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        pending = self.pending_le_connection
+        if pending is None:
+            # Vol 4, Part E, 7.8.13: no create connection pending -> Command Disallowed.
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        self.pending_le_connection = None
+        # The Command Complete (sent after this handler returns) must reach the host
+        # before the LE Connection Complete; call_soon keeps that order.
+        self._loop.call_soon(
+            self._send_connection_failure,
+            pending.peer_address,
+            hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+        )
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def abandon_pending(self) -> None:
+        """Fail a pending connect at once (the air is shutting down)."""
+        pending = self.pending_le_connection
+        if pending is not None:
+            self.pending_le_connection = None
+            self._send_connection_failure(
+                pending.peer_address, hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR
+            )
+
+    def _send_connection_failure(self, peer: hci.Address, status: int) -> None:
+        self.send_hci_packet(
+            hci.HCI_LE_Connection_Complete_Event(
+                status=status,
+                connection_handle=0,
+                role=hci.Role.CENTRAL,
+                peer_address_type=peer.address_type,
+                peer_address=peer,
+                connection_interval=0,
+                peripheral_latency=0,
+                supervision_timeout=0,
+                central_clock_accuracy=0,
+            )
+        )
+
+    def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
+        advertiser = pdu.advertiser_address
+        if self.le_scan_enable:
+            # One report per PDU: the virtual link carries no scan response, and the
+            # stock controller's echo of the advertising data as a scan response made
+            # every AD structure arrive twice.
+            report = hci.HCI_LE_Extended_Advertising_Report_Event.Report(
+                event_type=_ADV_IND_EVENT_TYPE,
+                address_type=advertiser.address_type,
+                address=advertiser,
+                primary_phy=hci.Phy.LE_1M,
+                secondary_phy=0,
+                advertising_sid=0xFF,
+                tx_power=hci.HCI_LE_Extended_Advertising_Report_Event.TX_POWER_INFORMATION_NOT_AVAILABLE,
+                rssi=self.policy.rssi_of(advertiser),
+                periodic_advertising_interval=0,
+                direct_address_type=0,
+                direct_address=hci.Address.ANY,
+                data=pdu.data,
+            )
+            self.send_hci_packet(hci.HCI_LE_Extended_Advertising_Report_Event([report]))
+
+        pending = self.pending_le_connection
+        if pending is None or pending.peer_address != advertiser:
+            return
+        if not self._admitted:
+            self._admitted = True
+            admission = self.policy.admit_connect(advertiser)
+            if admission.verdict is Verdict.REFUSE:
+                self.pending_le_connection = None
+                # What a central reports when the peripheral does not take up its
+                # connection request.
+                self._send_connection_failure(
+                    pending.peer_address,
+                    hci.HCI_ErrorCode.CONNECTION_FAILED_TO_BE_ESTABLISHED_ERROR,
+                )
+                return
+            if admission.verdict is Verdict.STALL:
+                self._stalled = True
+            elif admission.delay > 0:
+                self._hold_until = self._loop.time() + admission.delay
+        if self._stalled or self._loop.time() < self._hold_until:
+            return
+        self.create_le_connection(advertiser)
+
+    def on_hci_disconnect_command(self, command: hci.HCI_Disconnect_Command) -> None:
+        connection = self.find_le_connection_by_handle(command.connection_handle)
+        if connection is None:
+            # The stock controller acknowledges an unknown handle as pending and then
+            # never completes it; a real one rejects it at once.
+            self._send_hci_command_status(
+                hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR, command.op_code
+            )
+            return None
+        admission = self.policy.admit_disconnect(connection.peer_address)
+        if admission.verdict is Verdict.PROCEED and admission.delay <= 0:
+            return super().on_hci_disconnect_command(command)
+        self._send_hci_command_status(hci.HCI_COMMAND_STATUS_PENDING, command.op_code)
+        if admission.verdict is Verdict.PROCEED:
+            self._loop.call_later(
+                admission.delay,
+                self._terminate,
+                connection.peer_address,
+                connection.handle,
+                command.reason,
+            )
+        # A stalled disconnect is acknowledged and then never completed, as a
+        # controller that lost the command would do.
+        return None
+
+    def _terminate(self, peer: hci.Address, handle: int, reason: int) -> None:
+        connection = self.le_connections.get(peer)
+        if connection is None or connection.handle != handle:
+            return
+        connection.send_ll_control_pdu(ll.TerminateInd(reason))
+        self.on_le_disconnected(connection, reason)
+
+
+class PeripheralController(_QuietController):
+    """A peripheral's controller: can go radio-silent and can lose its link."""
+
+    def __init__(self, name: str, *, link: SimLink, quiet: bool) -> None:
+        super().__init__(name, link=link, quiet=quiet)
+        self.silent = False
+
+    def send_advertising_pdu(self, packet: ll.AdvertisingPdu) -> None:
+        if self.silent:
+            return
+        if self.link:
+            self.link.send_advertising_pdu(self, packet)
+
+    def drop_links(self, reason: int) -> int:
+        """Lose every LE link at once, as a supervision timeout would; returns how many.
+
+        The central learns it through the link, queued behind every packet this
+        controller already put on the air, so what was sent before the drop arrives.
+        """
+        dropped = list(self.le_connections.values())
+        for connection in dropped:
+            self._lose(connection, reason)
+        return len(dropped)
+
+    def _lose(self, connection: ControllerConnection, reason: int) -> None:
+        connection.send_ll_control_pdu(ll.TerminateInd(reason))
+        self.on_le_disconnected(connection, reason)
+
+
+class QuietHost(Host):
+    """A host that dispatches HCI packets without formatting them."""
+
+    def __init__(self, controller: _QuietController) -> None:
+        super().__init__(controller_source=controller, controller_sink=controller)
+        self._controller = controller
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if not self._controller.quiet:
+            super().send_hci_packet(packet)
+        elif isinstance(packet, hci.HCI_AclDataPacket):
+            self._controller.on_hci_acl_data_packet(packet)
+        else:
+            self._controller.on_packet(bytes(packet))
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if not self._controller.quiet:
+            super().on_hci_packet(packet)
+        elif isinstance(packet, hci.HCI_Event):
+            self.on_hci_event_packet(packet)
+        elif isinstance(packet, hci.HCI_AclDataPacket):
+            self.on_hci_acl_data_packet(packet)
+        else:
+            super().on_hci_packet(packet)
+
+    def on_acl_object(self, packet: hci.HCI_AclDataPacket) -> None:
+        """Receive an ACL packet handed over as an object (quiet path only)."""
+        if self.ready:
+            self.on_hci_acl_data_packet(packet)
+
+    def send_acl_sdu(self, connection_handle: int, sdu: bytes) -> None:
+        if not self._controller.quiet:
+            super().send_acl_sdu(connection_handle, sdu)
+            return
+        # Same fragmentation as Bumble's, without its per-packet ``pdu.hex()`` log.
+        connection = self.connections.get(connection_handle)
+        if connection is None:
+            return
+        queue = connection.acl_packet_queue
+        size = queue.max_packet_size
+        for offset in range(0, len(sdu), size):
+            fragment = sdu[offset : offset + size]
+            queue.enqueue(
+                hci.HCI_AclDataPacket(
+                    connection_handle=connection_handle,
+                    pb_flag=1 if offset > 0 else 0,
+                    bc_flag=0,
+                    data_total_length=len(fragment),
+                    data=fragment,
+                ),
+                connection_handle,
+            )
