@@ -166,13 +166,17 @@ class FakeClock:
         """Move time forward, firing every timer that falls due; returns how many fired."""
         if seconds < 0:
             raise ValueError(f"FakeClock.advance() needs seconds >= 0, got {seconds}")
-        fired = 0
         with self._cond:
             target = self._now + seconds
+        return self.advance_to(target)
+
+    def advance_to(self, target: float) -> int:
+        """Move time to ``target`` exactly (e.g. a timer's ``due``), firing what falls due."""
+        fired = 0
         while True:
             with self._cond:
                 if not self._heap or self._heap[0][0] > target:
-                    self._now = target
+                    self._now = max(self._now, target)
                     return fired
                 due, _, timer = heapq.heappop(self._heap)
                 self._now = max(self._now, due)

@@ -30,9 +30,10 @@ from blerun.actors._errors import (
     RuntimeClosed,
     WrongThread,
 )
-from blerun.actors._link import MAX_ATTRIBUTE_LENGTH
+from blerun.actors._link import MAX_ATTRIBUTE_LENGTH, Backend
 from blerun.actors._loop import LoopBridge
 from blerun.actors._notify import Notification, dispatching_for
+from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._router import Router
 from blerun.actors._validate import as_payload, check_timeout, normalize_uuid
 from blerun.messages import (
@@ -111,13 +112,27 @@ class _DeviceCore:
         bridge: LoopBridge,
         started: concurrent.futures.Future[object],
         default_timeout: float,
+        policy: ReconnectPolicy,
+        backend: Backend | None,
     ) -> None:
         self.device = device
+        self.policy = policy
+        self.backend = backend
         self.router = router
         self.bridge = bridge
         self.started = started
         self.default_timeout = default_timeout
         self.deprecation_logged = False
+
+    def alive(self) -> bool:
+        """Whether the group still runs (or is starting): not removed, failed or closed."""
+        if self.router.closed:
+            return False
+        if not self.started.done():
+            return True
+        if self.started.exception() is not None:
+            return False
+        return self.router.ref(self.address(Role.RADIO)) is not None
 
     # --- checks made before anything is sent ------------------------------------------------
 

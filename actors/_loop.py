@@ -55,7 +55,12 @@ class LoopBridge:
         def run() -> None:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
-            loop.run_forever()
+            try:
+                loop.run_forever()
+            finally:
+                # Closed here, by its own thread, so it is closed even when close() stopped
+                # waiting for this thread (a task that swallows cancellation).
+                loop.close()
 
         self._thread = threading.Thread(target=run, name="blerun-loop", daemon=True)
         self._loop = loop
@@ -142,7 +147,6 @@ class LoopBridge:
             if self._thread.is_alive():
                 log.warning("the loop thread did not stop within %.1f s", timeout)
                 return False
-            loop.close()
         return finished
 
 

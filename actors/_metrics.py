@@ -46,12 +46,14 @@ class InMemoryMetrics:
     def __init__(self) -> None:
         self._counters: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
         self._observations: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = {}
-        # Every actor thread reports here; this sink is shared, not actor state.
-        self._lock = threading.Lock()
+        # Every actor thread reports here; this sink is shared, not actor state. A
+        # condition (not a bare lock) lets tests wait for a count instead of sleeping.
+        self._lock = threading.Condition()
 
     def increment(self, name: str, value: int = 1, *, tags: Tags | None = None) -> None:
         with self._lock:
             self._counters[_key(name, tags)] += value
+            self._lock.notify_all()
 
     def observe(self, name: str, value: float, *, tags: Tags | None = None) -> None:
         with self._lock:
@@ -60,11 +62,23 @@ class InMemoryMetrics:
     def count(self, name: str, **tags: str) -> int:
         """The counter's total over every tag set that includes ``tags``."""
         with self._lock:
-            return sum(
-                v
-                for (n, t), v in self._counters.items()
-                if n == name and set(tags.items()) <= set(t)
-            )
+            return self._total(name, tags)
+
+    def _total(self, name: str, tags: dict[str, str]) -> int:
+        return sum(
+            v for (n, t), v in self._counters.items() if n == name and set(tags.items()) <= set(t)
+        )
+
+    def wait_count(self, name: str, at_least: int, *, timeout: float = 5.0, **tags: str) -> int:
+        """Block until counter ``name`` reaches ``at_least``; returns it.
+
+        Raises:
+            TimeoutError: it did not within ``timeout`` seconds.
+        """
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._total(name, tags) >= at_least, timeout):
+                raise TimeoutError(f"{name}{tags} stayed at {self._total(name, tags)} < {at_least}")
+            return self._total(name, tags)
 
     def observations(self, name: str, **tags: str) -> list[float]:
         """Every value observed for ``name`` under tag sets that include ``tags``."""

@@ -84,6 +84,8 @@ class RadioCheckpoint:
 
     version: int
     wants_connected: bool
+    connect_waiters: tuple[int, ...] = ()
+    """Callers still waiting in connect(); the successor answers them."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -148,7 +150,7 @@ class RadioActor(pykka.ThreadingActor):
         self._ops: dict[int, _Op] = {}
         self._parked: list[_Op] = []
 
-        self._connect_waiters: list[int] = []
+        self._connect_waiters: list[int] = list(checkpoint.connect_waiters) if checkpoint else []
         self._disconnect_waiters: list[int] = []
         self._state_waiters: list[WaitForState] = []
         self._counts = {"attempts": 0, "successes": 0, "give_ups": 0, "links_lost": 0}
@@ -235,13 +237,14 @@ class RadioActor(pykka.ThreadingActor):
         self._settle_state_waiters(event)
         return event
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, handover: bool = False) -> None:
+        waiters = tuple(self._connect_waiters) if handover else ()
         self._router.tell(
             self._supervisor,
             Checkpoint(
                 device=self._device,
                 role=Role.RADIO,
-                data=RadioCheckpoint(self._sm.version, self._wants),
+                data=RadioCheckpoint(self._sm.version, self._wants, waiters),
             ),
         )
 
@@ -467,8 +470,11 @@ class RadioActor(pykka.ThreadingActor):
         error = exc_value if isinstance(exc_value, BaseException) else InternalError("crash")
         crash = InternalError(f"the RadioActor of {self._device} crashed", device=self._device)
         crash.__cause__ = error
+        # The wish and the connect() callers pass to the successor; what was in flight
+        # on the link cannot, and fails.
+        self._checkpoint(handover=True)
+        self._connect_waiters.clear()
         self._shutdown(crash)
-        self._checkpoint()
         self._router.tell(
             self._supervisor,
             ChildFailed(

@@ -143,6 +143,7 @@ class Runtime:
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._closed = False
         self._report: CloseReport | None = None
+        self._devices: dict[str, _DeviceCore] = {}
         # One-time initialization: device() may call start() from several user threads.
         self._starting = threading.Lock()
 
@@ -223,6 +224,30 @@ class Runtime:
         if policy is not None and not isinstance(policy, ReconnectPolicy):
             raise UsageError(f"policy must be a ReconnectPolicy, not {type(policy).__name__}")
         router, clock = self._parts()
+        with self._starting:
+            existing = self._devices.get(device)
+            if existing is not None and existing.alive():
+                if (policy is not None and policy != existing.policy) or (
+                    backend is not None and backend is not existing.backend
+                ):
+                    raise UsageError(
+                        f"device {device} is already managed with other options; "
+                        "use the Device you got first, or remove() it"
+                    )
+                return existing
+            core = self._start_group(device, target, policy, backend, router, clock)
+            self._devices[device] = core
+            return core
+
+    def _start_group(
+        self,
+        device: str,
+        target: Any,
+        policy: ReconnectPolicy | None,
+        backend: Backend | None,
+        router: Router,
+        clock: Clock,
+    ) -> _DeviceCore:
         options = DeviceOptions(
             device=device,
             target=target,
@@ -242,6 +267,8 @@ class Runtime:
             bridge=self._bridge,
             started=started,
             default_timeout=self._default_timeout,
+            policy=options.policy,
+            backend=options.backend,
         )
 
     def _group_spec(self, options: DeviceOptions, router: Router, clock: Clock) -> GroupSpec:
@@ -384,10 +411,14 @@ class Runtime:
         return unjoined
 
     def _drain(self, deadline: float) -> int:
-        """Give the links' teardowns the rest of the bound; returns how many still run."""
+        """Give the links' teardowns most of the rest of the bound; returns how many still run.
+
+        A tenth of the bound (at most 0.1 s) is kept for stopping the loop thread.
+        """
         if self._bridge.in_loop_thread():
             return 0  # the caller's loop runs them once we return
-        remaining = max(0.0, deadline - monotonic())
+        reserve = min(0.1, 0.1 * max(0.0, deadline - monotonic()))
+        remaining = max(0.0, deadline - monotonic() - reserve)
         done: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._bridge.submit(lambda: self._bridge.drain(remaining), lambda f: _copy(f, done))
         try:

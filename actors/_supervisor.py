@@ -191,9 +191,6 @@ class SupervisorActor(pykka.ThreadingActor):
             return
         group.restarts.append(now)
         group.restart_count += 1
-        self._metrics.increment(
-            "supervisor.restarts", tags={"device": msg.device, "role": msg.role.value}
-        )
         if spec.strategy is Strategy.ONE_FOR_ALL:
             to_restart = list(spec.children)
             for stopping in self._stopping([group]):
@@ -205,6 +202,10 @@ class SupervisorActor(pykka.ThreadingActor):
             self._start_child(group, spec_child)
         self._router.tell(
             Address(device=msg.device, role=Role.RADIO), Resync(generation=group.restart_count)
+        )
+        # Counted once the successor runs and the resync is queued behind nothing else.
+        self._metrics.increment(
+            "supervisor.restarts", tags={"device": msg.device, "role": msg.role.value}
         )
 
     def _escalate(self, group: _Group, msg: ChildFailed) -> None:

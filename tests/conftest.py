@@ -28,3 +28,36 @@ def no_leaked_threads() -> Iterator[None]:
             leaked.append(thread.name)
     assert not leftover_actors, f"test left actors running: {leftover_actors}"
     assert not leaked, f"test left threads running: {leaked}"
+
+
+# --- runtimes over the scripted bleak backend ------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from scripted import ScriptedWorld  # noqa: E402
+
+from blerun.actors import Runtime  # noqa: E402
+
+
+@pytest.fixture
+def world() -> ScriptedWorld:
+    return ScriptedWorld()
+
+
+@pytest.fixture
+def make_runtime(world: ScriptedWorld) -> Iterator[Callable[..., Runtime]]:
+    """Start runtimes over ``world``'s backend; each is closed (bounded) after the test."""
+    runtimes: list[Runtime] = []
+
+    def make(**options: Any) -> Runtime:
+        options.setdefault("backend", world.backend)
+        runtime = Runtime(**options).start()
+        world.loop = runtime.loop
+        runtimes.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in runtimes:
+        report = runtime.close(timeout=5.0)
+        assert report.clean, report

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Callable
 
-from blerun.actors import ConnectionState, Device, Notification, StateChanged
+from blerun.actors import AsyncDevice, ConnectionState, Device, Notification, StateChanged
+from blerun.messages import Connect, GetStats, Role
 
 
 class StateRecorder:
@@ -54,3 +56,22 @@ class Collector:
             if not self._cond.wait_for(lambda: len(self.items) >= n, timeout):
                 raise AssertionError(f"expected {n} notifications, got {len(self.items)}")
             return list(self.items)
+
+
+def start_connect(device: Device | AsyncDevice) -> concurrent.futures.Future[object]:
+    """Send Connect without waiting (as a user's own actor would); returns its future."""
+    request_id, future = device.new_request()
+    device.tell(Role.RADIO, Connect(request_id=request_id))
+    return future
+
+
+def settle(device: Device) -> None:
+    """A barrier: everything the RadioActor has sent to its peers is handled.
+
+    Ask the radio first (its answer comes after whatever it queued for its peers), then
+    each peer (whose answer comes after what the radio queued for it).
+    """
+    for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
+        request_id, future = device.new_request()
+        device.tell(role, GetStats(request_id=request_id))
+        future.result(5)

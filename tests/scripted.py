@@ -12,6 +12,7 @@ import asyncio
 import collections
 import concurrent.futures
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,18 @@ class Char:
 
 
 HANG = "hang"
+"""A connect outcome: wait forever (cancellable)."""
+STUBBORN = "stubborn"
+"""A connect outcome: wait forever and swallow cancellation, like a wedged driver."""
+
+
+async def _forever(stubborn: bool) -> None:
+    while True:
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            if not stubborn:
+                raise
 
 
 @dataclasses.dataclass
@@ -51,7 +64,8 @@ class ScriptedPeripheral:
         default_factory=collections.deque
     )
     """Outcomes of the next connects: an exception to raise, or HANG; then success."""
-    hang_disconnect: bool = False
+    hang_disconnect: bool | str = False
+    """True: disconnect() waits forever; STUBBORN: and swallows cancellation."""
     fail_next: dict[str, BaseException] = dataclasses.field(default_factory=dict)
     handlers: dict[str, NotifyCallback] = dataclasses.field(default_factory=dict)
     start_notify_calls: collections.Counter[str] = dataclasses.field(
@@ -61,6 +75,18 @@ class ScriptedPeripheral:
     connects: int = 0
     client: ScriptedClient | None = None
     notifications_sent: int = 0
+    changed: threading.Condition = dataclasses.field(default_factory=threading.Condition)
+    """Notified on every connect and start/stop notify, for tests to wait on."""
+
+    def bump(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[ScriptedPeripheral], bool], timeout: float = 5.0) -> None:
+        """Block a test thread until ``predicate(self)`` holds (checked on each change)."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: predicate(self), timeout):
+                raise AssertionError(f"peripheral condition not met: {self}")
 
     def char(self, uuid: str) -> Char:
         return next(c for c in self.chars if c.uuid == uuid)
@@ -173,14 +199,15 @@ class ScriptedClient(BaseBleakClient):
         await self._delay()
         if peripheral.connect_script:
             outcome = peripheral.connect_script.popleft()
-            if outcome == HANG:
-                await asyncio.get_running_loop().create_future()
+            if outcome in (HANG, STUBBORN):
+                await _forever(outcome == STUBBORN)
             assert isinstance(outcome, BaseException)
             raise outcome
         self.services = self._collection(peripheral)
         self._connected = True
         peripheral.connects += 1
         peripheral.client = self
+        peripheral.bump()
 
     def _collection(self, peripheral: ScriptedPeripheral) -> BleakGATTServiceCollection:
         collection = BleakGATTServiceCollection()
@@ -206,19 +233,21 @@ class ScriptedClient(BaseBleakClient):
         if self._peripheral is not None:
             self._peripheral.handlers.clear()
             self._peripheral.client = None
+            self._peripheral.bump()
         if self._disconnected_callback is not None:
             self._disconnected_callback()
 
     async def disconnect(self) -> None:
         peripheral = self._peripheral
         if peripheral is not None and peripheral.hang_disconnect:
-            await asyncio.get_running_loop().create_future()
+            await _forever(peripheral.hang_disconnect == STUBBORN)
         await self._delay()
         self._connected = False
         if peripheral is not None:
             peripheral.handlers.clear()
             if peripheral.client is self:
                 peripheral.client = None
+            peripheral.bump()
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError
@@ -262,7 +291,10 @@ class ScriptedClient(BaseBleakClient):
         peripheral = self._p()
         peripheral.handlers[characteristic.uuid] = callback
         peripheral.start_notify_calls[characteristic.uuid] += 1
+        peripheral.bump()
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         await self._delay()
-        self._p().handlers.pop(characteristic.uuid, None)
+        peripheral = self._p()
+        peripheral.handlers.pop(characteristic.uuid, None)
+        peripheral.bump()
