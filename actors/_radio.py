@@ -705,15 +705,26 @@ class RadioActor(pykka.ThreadingActor):
                 if msg.error is None:
                     self._router.reply(op.request_id, msg.value)
                     self._router.tell(self._reconnect, IoSucceeded(version=msg.version))
-                elif (
-                    command.retry
-                    and isinstance(msg.error, Disconnected)
-                    and self._wants
-                    and self._sm.state is not S.CONNECTED
+                    return
+                if (
+                    isinstance(msg.error, Disconnected)
+                    and msg.version == self._session
+                    and self._link_version is not None
                 ):
-                    self._park(op)
-                else:
-                    self._router.reply(op.request_id, error=msg.error)
+                    # The link died and its disconnect callback never came (it happens
+                    # with real stacks): an operation that found it dead stands in for it.
+                    self._parked_or_failed(op, msg.error)
+                    self._on_link_lost(LinkLost(link=self._link_version))
+                    return
+                self._parked_or_failed(op, msg.error)
+
+    def _parked_or_failed(self, op: _Op, error: BaseException) -> None:
+        command = op.command
+        assert isinstance(command, Read | Write)
+        if command.retry and isinstance(error, Disconnected) and self._wants:
+            self._park(op)
+        else:
+            self._router.reply(op.request_id, error=error)
 
     def _on_start_notify(self, msg: StartNotify) -> None:
         if msg.session != self._session or self._sm.state is not S.CONNECTED:

@@ -235,12 +235,20 @@ class Runtime:
                         "use the Device you got first, or remove() it"
                     )
                 return existing
-            core = self._start_group(device, target, policy, backend, router, clock)
+            core = self._start_group(
+                device=device,
+                target=target,
+                policy=policy,
+                backend=backend,
+                router=router,
+                clock=clock,
+            )
             self._devices[device] = core
             return core
 
     def _start_group(
         self,
+        *,
         device: str,
         target: Any,
         policy: ReconnectPolicy | None,
