@@ -124,6 +124,9 @@ class Node:
         self._streams: dict[int, _Stream] = {}
         self._silence: asyncio.TimerHandle | None = None
         self._closed = False
+        self._watchers: list[
+            tuple[Callable[[PeripheralCounters], bool], asyncio.Future[PeripheralCounters]]
+        ] = []
 
         self.controller = PeripheralController(spec.name, link=link, quiet=quiet)
         self.device = _PeripheralDevice(name=spec.name, address=address)
@@ -197,6 +200,7 @@ class Node:
         self._links[connection.handle] = link
         self.counters.connects += 1
         connection.on("disconnection", lambda _reason: self._on_disconnection(link))
+        self._changed()
 
     def _on_disconnection(self, link: _Link) -> None:
         link.alive = False
@@ -206,6 +210,7 @@ class Node:
         for handle in [h for h, bits in link.subs.items() if bits]:
             link.subs[handle] = 0
             self._update_stream(handle)
+        self._changed()
 
     def _on_subscription(
         self, connection: Connection, characteristic: object, notify: bool, indicate: bool
@@ -216,6 +221,7 @@ class Node:
             return
         link.subs[handle] = (_CCCD_NOTIFY if notify else 0) | (_CCCD_INDICATE if indicate else 0)
         self._update_stream(handle)
+        self._changed()
 
     def subscriber_count(self, handle: int) -> int:
         return sum(1 for link in self._links.values() if link.alive and link.subs.get(handle))
@@ -227,6 +233,34 @@ class Node:
 
     def snapshot(self) -> PeripheralCounters:
         return self.counters.snapshot(self.active_subscriptions())
+
+    def _changed(self) -> None:
+        if not self._watchers:
+            return
+        snapshot = self.snapshot()
+        for predicate, future in list(self._watchers):
+            if future.done():
+                continue
+            try:
+                if predicate(snapshot):
+                    future.set_result(snapshot)
+            except Exception as exc:  # noqa: BLE001  # raised in the waiting caller
+                future.set_exception(exc)
+
+    async def wait_until(
+        self, predicate: Callable[[PeripheralCounters], bool]
+    ) -> PeripheralCounters:
+        """Wait until ``predicate`` holds for the counters; returns that snapshot."""
+        snapshot = self.snapshot()
+        if predicate(snapshot):
+            return snapshot
+        future: asyncio.Future[PeripheralCounters] = self._loop.create_future()
+        entry = (predicate, future)
+        self._watchers.append(entry)
+        try:
+            return await future
+        finally:
+            self._watchers.remove(entry)
 
     @property
     def connected(self) -> bool:
@@ -277,6 +311,7 @@ class Node:
         if opcode == Op.EXECUTE_WRITE_REQ:
             if pdu[1:2] == b"\x01" and link.long_write_to_spec:
                 self.counters.writes += 1
+                self._changed()
             link.long_write_to_spec = False
             self.device.forward_gatt_pdu(connection_handle, pdu)
             return
@@ -290,8 +325,10 @@ class Node:
         if handle in self.table.by_value_handle:
             if opcode == Op.READ_REQ:
                 self.counters.reads += 1
+                self._changed()
             elif opcode in (Op.WRITE_REQ, Op.WRITE_CMD):
                 self.counters.writes += 1
+                self._changed()
             elif opcode == Op.PREPARE_WRITE_REQ:
                 link.long_write_to_spec = True
         self.device.forward_gatt_pdu(connection_handle, pdu)
@@ -351,8 +388,16 @@ class Node:
         queue = self._acl_queue
         if queue is None or self.faults.notifications_paused:
             return
-        connection = link.connection
         room = queue.max_in_flight - queue.pending
+        sent = self.counters.notifications_sent
+        try:
+            self._transmit(link, queue, room)
+        finally:
+            if self.counters.notifications_sent != sent:
+                self._changed()
+
+    def _transmit(self, link: _Link, queue: DataPacketQueue, room: int) -> None:
+        connection = link.connection
         while link.queue and link.alive:
             char, payload, force = link.queue[0]
             bits = link.subs.get(char.value_handle, 0)
@@ -428,6 +473,7 @@ class Node:
             link.alive = False
             link.queue.clear()
         self.counters.drops_injected += len(live)
+        self._changed()
         self.controller.drop_links(_CONNECTION_TIMEOUT)
         return True
 
@@ -456,6 +502,7 @@ class Node:
         ruling: Ruling = self.faults.rule(op)
         if ruling.refuse:
             self.counters.refused_connects += 1
+            self._changed()
             return Admission(Verdict.REFUSE)
         if ruling.stall:
             return Admission(Verdict.STALL)

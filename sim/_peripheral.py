@@ -43,10 +43,14 @@ class Peripheral:
     def _attach(self, node: Node) -> None:
         self._node = node
 
-    def _call_node(self, timeout: float, fn: Callable[[Node], T]) -> T:
+    def _running(self) -> Node:
         node = self._node
         if node is None:
             raise RuntimeError(f"{self._spec.name} is not running")
+        return node
+
+    def _call_node(self, timeout: float, fn: Callable[[Node], T]) -> T:
+        node = self._running()
         return self._bridge.call(lambda: fn(node), timeout)
 
     def __repr__(self) -> str:
@@ -76,6 +80,31 @@ class Peripheral:
     def counters(self, *, timeout: float = _TIMEOUT) -> PeripheralCounters:
         """A consistent snapshot of this peripheral's counters."""
         return self._call_node(timeout, lambda n: n.snapshot())
+
+    def wait_until(
+        self, predicate: Callable[[PeripheralCounters], bool], *, timeout: float = _TIMEOUT
+    ) -> PeripheralCounters:
+        """Block until ``predicate`` holds for the counters (from a thread off the loop).
+
+        Returns:
+            The first snapshot that satisfied ``predicate``.
+
+        Raises:
+            TimeoutError: It did not hold within ``timeout`` seconds.
+            RuntimeError: Called on the loop thread (use :meth:`wait_until_async`).
+        """
+        if self._bridge.on_loop_thread():
+            raise RuntimeError("wait_until blocks; on the loop thread await wait_until_async")
+        node = self._running()
+        return self._bridge.run(node.wait_until(predicate), timeout)
+
+    async def wait_until_async(
+        self, predicate: Callable[[PeripheralCounters], bool]
+    ) -> PeripheralCounters:
+        """Wait, on the air's loop, until ``predicate`` holds for the counters."""
+        if not self._bridge.on_loop_thread():
+            raise RuntimeError("wait_until_async runs on the air's loop; elsewhere use wait_until")
+        return await self._running().wait_until(predicate)
 
     # -- link faults ---------------------------------------------------------------
 

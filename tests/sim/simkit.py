@@ -1,0 +1,105 @@
+"""Helpers for the blerun.sim tests: run a coroutine within a bound, collect values."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from blerun.sim import VirtualAir, parse_heart_rate_measurement
+
+T = TypeVar("T")
+
+# Every test coroutine gets this long; pytest-timeout (60 s) is the outer bound.
+BOUND = 20.0
+
+
+def arun(coro: Coroutine[Any, Any, T], timeout: float = BOUND) -> T:
+    """Run ``coro`` on a fresh loop with a bound, so a hang fails the test, not the run."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    with asyncio.Runner() as runner:
+        return runner.run(bounded())
+
+
+def on_air(air: VirtualAir, coro: Coroutine[Any, Any, T], timeout: float = BOUND) -> T:
+    """Run a coroutine on a sync-world air's loop and wait for its result."""
+    return asyncio.run_coroutine_threadsafe(coro, air.loop).result(timeout)
+
+
+class _Counted:
+    """Something that counts and lets coroutines wait for a count."""
+
+    def __init__(self) -> None:
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    def _count(self) -> int:
+        raise NotImplementedError
+
+    def _wake(self) -> None:
+        reached = self._count()
+        for count, future in list(self._waiters):
+            if reached >= count and not future.done():
+                future.set_result(None)
+
+    async def _wait_count(self, count: int) -> None:
+        if self._count() >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((count, future))
+        try:
+            await future
+        finally:
+            self._waiters.remove((count, future))
+
+
+class Collector(_Counted):
+    """A bleak notification callback that records values and wakes waiters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[bytes] = []
+
+    def _count(self) -> int:
+        return len(self.values)
+
+    def __call__(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        assert isinstance(data, bytearray), type(data)
+        self.values.append(bytes(data))
+        self._wake()
+
+    async def wait_for(self, count: int) -> None:
+        """Wait until at least ``count`` values have arrived."""
+        await self._wait_count(count)
+
+    def sequences(self) -> list[int]:
+        """The sequence numbers of the heart-rate measurements received."""
+        result = []
+        for value in self.values:
+            _bpm, sequence = parse_heart_rate_measurement(value)
+            assert sequence is not None
+            result.append(sequence)
+        return result
+
+
+class Disconnects(_Counted):
+    """A ``disconnected_callback`` that counts calls and can be awaited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def _count(self) -> int:
+        return self.count
+
+    def __call__(self, _client: BleakClient) -> None:
+        self.count += 1
+        self._wake()
+
+    async def wait(self, count: int = 1) -> None:
+        """Wait until the callback has run at least ``count`` times."""
+        await self._wait_count(count)

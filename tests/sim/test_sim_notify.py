@@ -1,0 +1,88 @@
+"""Notifications: heart-rate streams, bursts, pause, forced sends, counters."""
+
+from __future__ import annotations
+
+from bleak import BleakClient
+from blerun.sim import (
+    HEART_RATE_MEASUREMENT,
+    VirtualAir,
+    heart_rate_monitor,
+    parse_heart_rate_measurement,
+)
+from simkit import Collector, arun
+
+
+def test_heart_rate_stream_is_contiguous_and_matches_counters() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor(rate_hz=500.0, bpm=61))
+            async with BleakClient(hr.address, backend=air.client_backend) as client:
+                values = Collector()
+                await client.start_notify(HEART_RATE_MEASUREMENT, values)
+                await values.wait_for(40)
+                await client.stop_notify(HEART_RATE_MEASUREMENT)
+                counters = hr.counters()
+                assert counters.active_subscriptions == 0
+            assert parse_heart_rate_measurement(values.values[0]) == (61, 0)
+            assert values.sequences() == list(range(len(values.values)))
+            assert counters.notifications_while_subscribed == len(values.values)
+            assert counters.notifications_sent == len(values.values)
+
+    arun(main())
+
+
+def test_stream_continues_its_sequence_on_the_next_link() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor(rate_hz=500.0))
+            values = Collector()
+            for round_ in (1, 2):
+                async with BleakClient(hr.address, backend=air.client_backend) as client:
+                    await client.start_notify(HEART_RATE_MEASUREMENT, values)
+                    await values.wait_for(10 * round_)
+                    await client.stop_notify(HEART_RATE_MEASUREMENT)
+            assert values.sequences() == list(range(len(values.values)))
+
+    arun(main())
+
+
+def test_burst_pause_and_resume() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            # A slow stream, so the burst is what the test sees.
+            hr = await air.add_peripheral_async(heart_rate_monitor(rate_hz=0.5))
+            async with BleakClient(hr.address, backend=air.client_backend) as client:
+                values = Collector()
+                await client.start_notify(HEART_RATE_MEASUREMENT, values)
+                assert hr.burst(300) == 1
+                await values.wait_for(300)
+                assert values.sequences() == list(range(300))
+
+                hr.pause_notifications()
+                hr.burst(5)
+                hr.notify(HEART_RATE_MEASUREMENT, b"\x08\x48\x00\x00")
+                assert hr.counters().notifications_sent == 300  # held back
+                hr.resume_notifications()
+                await values.wait_for(306)
+                assert values.sequences()[300:] == [300, 301, 302, 303, 304, 0]
+
+    arun(main())
+
+
+def test_forced_notification_without_subscription() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor(rate_hz=0.5))
+            async with BleakClient(hr.address, backend=air.client_backend) as client:
+                assert hr.notify(HEART_RATE_MEASUREMENT, b"\x08\x48\x00\x00") == 0
+                assert hr.notify(HEART_RATE_MEASUREMENT, b"\x08\x48\x00\x00", force=True) == 1
+                counters = await hr.wait_until_async(lambda c: c.notifications_sent == 1)
+                assert counters.notifications_while_subscribed == 0
+                # bleak drops a notification nobody subscribed to; the link is fine.
+                values = Collector()
+                await client.start_notify(HEART_RATE_MEASUREMENT, values)
+                hr.burst(1)
+                await values.wait_for(1)
+                assert len(values.values) == 1
+
+    arun(main())
