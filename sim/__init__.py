@@ -16,10 +16,10 @@ hardware runs unchanged::
 The package does not depend on the rest of blerun: plain bleak users can test with it.
 """
 
-from blerun.sim._air import VirtualAir
-from blerun.sim._faults import Operation, PeripheralCounters
-from blerun.sim._peripheral import Peripheral
-from blerun.sim._spec import (
+from ._air import VirtualAir
+from ._faults import Operation, PeripheralCounters
+from ._peripheral import Peripheral
+from ._spec import (
     AttError,
     CharacteristicSpec,
     NotifySource,
@@ -29,7 +29,7 @@ from blerun.sim._spec import (
     ValueSource,
     WriteHandler,
 )
-from blerun.sim.profiles import (
+from .profiles import (
     BODY_SENSOR_LOCATION,
     ENVIRONMENTAL_SENSING_SERVICE,
     HEART_RATE_CONTROL_POINT,

@@ -23,15 +23,16 @@ from types import TracebackType
 from typing import Any, Self
 
 from bleak.exc import BleakDeviceNotFoundError, BleakError
-from blerun.sim._bridge import LoopBridge
-from blerun.sim._central import Central
-from blerun.sim._client import SimBleakClient, bind_client
-from blerun.sim._hci import PROCEED, Admission, SimLink
-from blerun.sim._node import Node
-from blerun.sim._peripheral import Peripheral
-from blerun.sim._scanner import SimBleakScanner, bind_scanner
-from blerun.sim._spec import PeripheralSpec
 from bumble import hci
+
+from ._bridge import LoopBridge
+from ._central import Central
+from ._client import SimBleakClient, bind_client
+from ._hci import PROCEED, Admission, SimLink
+from ._node import Node
+from ._peripheral import Peripheral
+from ._scanner import SimBleakScanner, bind_scanner
+from ._spec import PeripheralSpec
 
 __all__ = ["VirtualAir"]
 

@@ -23,11 +23,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bleak.exc import CONTROLLER_ERROR_CODES
-from blerun.sim._advert import Advert, parse_advertising_data
-from blerun.sim._gatt import ATT_CID, Op
-from blerun.sim._hci import CentralController, QuietHost, SimLink
 from bumble import core, hci
 from bumble.device import Connection, Device
+
+from ._advert import Advert, parse_advertising_data
+from ._gatt import ATT_CID, Op
+from ._hci import CentralController, QuietHost, SimLink
 
 __all__ = ["Central", "ConnectFailed", "ScanReport", "ValueSink"]
 

@@ -34,15 +34,16 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError, BleakGATTProtocolError
 from bleak.uuids import normalize_uuid_str
-from blerun.sim._central import ConnectFailed
-from blerun.sim._gatt import ATT_CID, Op
-from blerun.sim._scanner import SimDeviceDetails
 from bumble import att, core, hci
 from bumble.device import Connection
 from bumble.gatt_client import CharacteristicProxy, DescriptorProxy, ServiceProxy
 
+from ._central import ConnectFailed
+from ._gatt import ATT_CID, Op
+from ._scanner import SimDeviceDetails
+
 if TYPE_CHECKING:
-    from blerun.sim._air import VirtualAir
+    from ._air import VirtualAir
 
 __all__ = ["SimBleakClient", "bind_client"]
 

@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from blerun.sim._spec import AttError, CharacteristicSpec, Property, ServiceSpec
 from bumble import att, gatt
 from bumble.core import UUID
 from bumble.device import Connection
+
+from ._spec import AttError, CharacteristicSpec, Property, ServiceSpec
 
 __all__ = [
     "ATT_CID",

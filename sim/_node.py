@@ -25,9 +25,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bleak.uuids import normalize_uuid_str
-from blerun.sim._faults import Counters, FaultPlan, Operation, PeripheralCounters, Ruling
-from blerun.sim._gatt import ATT_CID, CharState, GattTable, Op, to_bumble_uuid
-from blerun.sim._hci import (
+from bumble import hci
+from bumble.core import AdvertisingData
+from bumble.device import Connection, Device
+from bumble.host import DataPacketQueue
+
+from ._faults import Counters, FaultPlan, Operation, PeripheralCounters, Ruling
+from ._gatt import ATT_CID, CharState, GattTable, Op, to_bumble_uuid
+from ._hci import (
     PROCEED,
     Admission,
     PeripheralController,
@@ -35,14 +40,10 @@ from blerun.sim._hci import (
     SimLink,
     Verdict,
 )
-from blerun.sim._spec import PeripheralSpec, Property
-from bumble import hci
-from bumble.core import AdvertisingData
-from bumble.device import Connection, Device
-from bumble.host import DataPacketQueue
+from ._spec import PeripheralSpec, Property
 
 if TYPE_CHECKING:
-    from blerun.sim._peripheral import Peripheral
+    from ._peripheral import Peripheral
 
 __all__ = ["Node"]
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from blerun.sim._bridge import LoopBridge
-from blerun.sim._faults import Operation, PeripheralCounters, check_operation
-from blerun.sim._spec import PeripheralSpec
 from bumble import hci
 
+from ._bridge import LoopBridge
+from ._faults import Operation, PeripheralCounters, check_operation
+from ._spec import PeripheralSpec
+
 if TYPE_CHECKING:
-    from blerun.sim._node import Node
+    from ._node import Node
 
 __all__ = ["Peripheral"]
 

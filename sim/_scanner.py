@@ -17,8 +17,8 @@ from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback,
 from bumble import hci
 
 if TYPE_CHECKING:
-    from blerun.sim._air import VirtualAir
-    from blerun.sim._central import ScanReport
+    from ._air import VirtualAir
+    from ._central import ScanReport
 
 __all__ = ["SimBleakScanner", "SimDeviceDetails", "bind_scanner"]
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from bleak.uuids import normalize_uuid_str
 
 if TYPE_CHECKING:
-    from blerun.sim._peripheral import Peripheral
+    from ._peripheral import Peripheral
 
 __all__ = [
     "AttError",

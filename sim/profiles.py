@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bleak.uuids import normalize_uuid_str
-from blerun.sim._peripheral import Peripheral
-from blerun.sim._spec import AttError, CharacteristicSpec, PeripheralSpec, Property, ServiceSpec
+
+from ._peripheral import Peripheral
+from ._spec import AttError, CharacteristicSpec, PeripheralSpec, Property, ServiceSpec
 
 __all__ = [
     "BODY_SENSOR_LOCATION",
