@@ -35,9 +35,9 @@ def no_leaked_threads() -> Iterator[None]:
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-from scripted import ScriptedWorld  # noqa: E402
-
 from blerun.actors import Runtime  # noqa: E402
+
+from scripted import ScriptedWorld  # noqa: E402
 
 
 @pytest.fixture

@@ -31,7 +31,9 @@ class StateRecorder:
                 raise AssertionError(f"condition not met; events: {self.states()}")
             return list(self.events)
 
-    def wait_state(self, state: ConnectionState, count: int = 1, timeout: float = 5.0) -> StateChanged:
+    def wait_state(
+        self, state: ConnectionState, count: int = 1, timeout: float = 5.0
+    ) -> StateChanged:
         events = self.wait_for(lambda evs: sum(e.new is state for e in evs) >= count, timeout)
         return [e for e in events if e.new is state][count - 1]
 

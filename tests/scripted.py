@@ -60,9 +60,7 @@ class ScriptedPeripheral:
     mtu: int = 247
     op_delay: float = 0.0
     """Seconds every backend operation takes (asyncio.sleep on the loop)."""
-    connect_script: collections.deque[object] = dataclasses.field(
-        default_factory=collections.deque
-    )
+    connect_script: collections.deque[object] = dataclasses.field(default_factory=collections.deque)
     """Outcomes of the next connects: an exception to raise, or HANG; then success."""
     hang_disconnect: bool | str = False
     """True: disconnect() waits forever; STUBBORN: and swallows cancellation."""
@@ -82,7 +80,9 @@ class ScriptedPeripheral:
         with self.changed:
             self.changed.notify_all()
 
-    def wait_until(self, predicate: Callable[[ScriptedPeripheral], bool], timeout: float = 5.0) -> None:
+    def wait_until(
+        self, predicate: Callable[[ScriptedPeripheral], bool], timeout: float = 5.0
+    ) -> None:
         """Block a test thread until ``predicate(self)`` holds (checked on each change)."""
         with self.changed:
             if not self.changed.wait_for(lambda: predicate(self), timeout):
@@ -141,7 +141,9 @@ class ScriptedWorld:
         return done.result(timeout)
 
 
-def heart_rate(world: ScriptedWorld, address: str = "AA:BB:CC:DD:EE:01", **kw: Any) -> ScriptedPeripheral:
+def heart_rate(
+    world: ScriptedWorld, address: str = "AA:BB:CC:DD:EE:01", **kw: Any
+) -> ScriptedPeripheral:
     return world.add(
         address,
         [

@@ -7,9 +7,10 @@ import contextlib
 import time
 
 import pytest
-from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 
 from blerun.actors import ConnectionState, Runtime, WrongThread
+
+from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 
 
 class Heartbeat:
@@ -53,7 +54,7 @@ def test_async_api_never_blocks_the_callers_loop(world: ScriptedWorld) -> None:
             await ticker
         return beat.worst, beat.ticks
 
-    worst, ticks = asyncio.run(scenario())
+    worst, ticks = asyncio.run(scenario())  # noqa: TID251 -- the test owns this loop
     # Seven backend round trips of 0.5 s ran; a blocking bridge would stall a tick by 0.5 s.
     assert ticks > 100
     assert worst < 0.1, f"the heartbeat was late by {worst:.3f} s"
@@ -75,7 +76,7 @@ def test_blocking_api_refuses_to_run_on_the_loop_it_needs(world: ScriptedWorld) 
             assert adev.state is ConnectionState.CONNECTED
             assert dev.state is ConnectionState.CONNECTED  # two facades, one device
 
-    asyncio.run(scenario())
+    asyncio.run(scenario())  # noqa: TID251 -- the test owns this loop
 
 
 def test_stream_drops_oldest_when_the_consumer_falls_behind(world: ScriptedWorld) -> None:
@@ -101,6 +102,6 @@ def test_stream_drops_oldest_when_the_consumer_falls_behind(world: ScriptedWorld
                 assert stream.dropped == 10 - len(got)
             return got
 
-    got = asyncio.run(scenario())
+    got = asyncio.run(scenario())  # noqa: TID251 -- the test owns this loop
     assert got[-1] == b"\x09" and len(got) <= 10
     assert got == sorted(got)

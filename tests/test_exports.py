@@ -15,7 +15,11 @@ PACKAGES = ["blerun.actors", "blerun.messages", "blerun.sim"]
 def test_all_lists_exactly_the_public_names(name: str) -> None:
     package = importlib.import_module(name)
     exported = set(package.__all__)
-    public = {n for n in vars(package) if not n.startswith("_") and not inspect.ismodule(getattr(package, n))}
+    public = {
+        n
+        for n in vars(package)
+        if not n.startswith("_") and not inspect.ismodule(getattr(package, n))
+    }
     assert public - exported == set(), f"public but not in __all__: {public - exported}"
     assert exported - public == set(), f"in __all__ but missing: {exported - public}"
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from helpers import Collector, StateRecorder, settle
-from scripted import HR_MEASUREMENT, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 from blerun.actors import (
     ConnectionState,
     Disconnected,
-    InMemoryMetrics,
     FaultPlan,
+    InMemoryMetrics,
     InvalidPolicy,
     ReconnectPolicy,
     Role,
     Runtime,
 )
 from blerun.messages import AttemptDone, LinkLost, RawNotification, Reason, StateChanged
+
+from helpers import Collector, StateRecorder, settle
+from scripted import HR_MEASUREMENT, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 S = ConnectionState
 FAST = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)
@@ -61,7 +62,9 @@ def test_duplicates_and_reorders_never_reach_a_callback(
     assert stats.notifications_out_of_order >= applied["duplicate:RawNotification"]
     # Every notification is either delivered or accounted for as out of order (a reorder
     # held past the burst's end is still held: at most one).
-    assert len(seqs) + stats.notifications_out_of_order - applied["duplicate:RawNotification"] >= 299
+    assert (
+        len(seqs) + stats.notifications_out_of_order - applied["duplicate:RawNotification"] >= 299
+    )
 
 
 def test_same_seed_same_faults() -> None:
@@ -91,7 +94,7 @@ def test_dropped_link_lost_is_recovered_by_the_next_attempt(
     # delayed completions and duplicated state events change nothing they should not.
     plan = FaultPlan(seed=1)
     plan.delay(AttemptDone, seconds=0.05).duplicate(StateChanged)
-    dev, peripheral, got = _connected(world, make_runtime, plan)
+    dev, peripheral, _ = _connected(world, make_runtime, plan)
     rec = StateRecorder(dev)  # type: ignore[arg-type]
     for n in range(1, 6):
         world.run(peripheral.drop)

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 
 from blerun.actors import (
     CharacteristicNotFound,
@@ -25,6 +24,9 @@ from blerun.actors import (
     UsageError,
 )
 from blerun.actors._validate import normalize_address, normalize_uuid
+from blerun.messages import Read, Subscribe, Write
+
+from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 
 
 @pytest.mark.parametrize(
@@ -62,8 +64,6 @@ def connected(
 ) -> tuple[Device, FaultPlan]:
     # Every message of the calls under test would be counted (and dropped) by this plan:
     # a precise refusal sends none.
-    from blerun.messages import Read, Subscribe, Write
-
     plan = FaultPlan()
     peripheral = heart_rate(world)
     rt = make_runtime(faults=plan)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pykka
-from scripted import SENSOR, ScriptedWorld, heart_rate
 
 from blerun.actors import ConnectionState, Device, Runtime, StateChanged
 from blerun.messages import Connect, Read, Reply, Role
+
+from scripted import SENSOR, ScriptedWorld, heart_rate
 
 
 class Dashboard(pykka.ThreadingActor):

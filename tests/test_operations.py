@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from bleak.exc import BleakGATTProtocolError
+
 from blerun.actors import (
     ConnectionState,
     Disconnected,
@@ -18,6 +19,7 @@ from blerun.actors import (
     ServicesSnapshot,
 )
 from blerun.messages import Read, Role
+
 from helpers import StateRecorder
 from scripted import CONTROL, SENSOR, ScriptedWorld, heart_rate
 

@@ -120,7 +120,9 @@ def test_defaults_match_the_documented_ones() -> None:
         ({"min_delay_for": {"nope": 1.0}}, "min_delay_for", "exception classes"),
     ],
 )
-def test_invalid_values_name_field_and_bound(kwargs: dict[str, object], field: str, bound: str) -> None:
+def test_invalid_values_name_field_and_bound(
+    kwargs: dict[str, object], field: str, bound: str
+) -> None:
     with pytest.raises(InvalidPolicy) as info:
         ReconnectPolicy(**kwargs)  # type: ignore[arg-type]
     assert info.value.field == f"ReconnectPolicy.{field}"

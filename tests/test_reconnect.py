@@ -7,8 +7,6 @@ from collections.abc import Callable
 
 import pytest
 from bleak.exc import BleakDeviceNotFoundError, BleakError
-from helpers import StateRecorder, start_connect
-from scripted import HANG, ScriptedWorld, heart_rate
 
 from blerun.actors import (
     AttemptInfo,
@@ -23,6 +21,9 @@ from blerun.actors import (
 )
 from blerun.messages import Reason
 
+from helpers import StateRecorder, start_connect
+from scripted import HANG, ScriptedWorld, heart_rate
+
 S = ConnectionState
 
 
@@ -31,7 +32,9 @@ def test_delays_used_are_the_policy_delays(
 ) -> None:
     clock = FakeClock()
     seen: list[AttemptInfo] = []
-    policy = ReconnectPolicy(initial=1.0, multiplier=2.0, cap=8.0, jitter=Jitter.FULL, on_attempt=seen.append)
+    policy = ReconnectPolicy(
+        initial=1.0, multiplier=2.0, cap=8.0, jitter=Jitter.FULL, on_attempt=seen.append
+    )
     peripheral = heart_rate(world)
     rt = make_runtime(clock=clock, policy=policy, seed=11)
     dev = rt.device(peripheral.address)
@@ -61,7 +64,9 @@ def test_attempts_reset_after_the_stable_window(
     world: ScriptedWorld, make_runtime: Callable[..., Runtime]
 ) -> None:
     clock = FakeClock()
-    policy = ReconnectPolicy(initial=1.0, multiplier=2.0, cap=60.0, jitter=Jitter.NONE, stable_window=30.0)
+    policy = ReconnectPolicy(
+        initial=1.0, multiplier=2.0, cap=60.0, jitter=Jitter.NONE, stable_window=30.0
+    )
     peripheral = heart_rate(world)
     rt = make_runtime(clock=clock, policy=policy)
     dev = rt.device(peripheral.address)
@@ -181,7 +186,9 @@ def test_deadline_bounds_one_connect_request(
     assert failed.reason is Reason.GAVE_UP
 
 
-def test_attempt_timeout_moves_on(world: ScriptedWorld, make_runtime: Callable[..., Runtime]) -> None:
+def test_attempt_timeout_moves_on(
+    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+) -> None:
     clock = FakeClock()
     policy = ReconnectPolicy(initial=1.0, jitter=Jitter.NONE, attempt_timeout=5.0)
     peripheral = heart_rate(world)

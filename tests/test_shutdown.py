@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import start_connect
-from scripted import STUBBORN, ScriptedWorld, heart_rate
 
 from blerun.actors import ConnectionState, Runtime, RuntimeClosed
+
+from helpers import start_connect
+from scripted import STUBBORN, ScriptedWorld, heart_rate
 
 TESTS = Path(__file__).parent
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from helpers import Collector, settle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate
 
 from blerun.actors import ConnectFailed, ConnectionState, ReconnectPolicy, Role, Runtime
 from blerun.messages import (
@@ -22,19 +20,26 @@ from blerun.messages import (
     StopNotify,
 )
 
+from helpers import Collector, settle
+from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate
+
 
 def stale_messages(version: int, link: int) -> st.SearchStrategy[object]:
     old = st.integers(0, version + 50).filter(lambda v: v != version)
     other_link = st.integers(0, version + 50).filter(lambda v: v != link)
     error = st.sampled_from([None, ConnectFailed("late", device=None)])
     return st.one_of(
-        st.builds(AttemptDone, version=old, attempt=st.integers(0, 9), services=st.none(), error=error),
+        st.builds(
+            AttemptDone, version=old, attempt=st.integers(0, 9), services=st.none(), error=error
+        ),
         st.builds(AttemptDeadline, version=old),
         st.builds(LinkLost, link=other_link),
         st.builds(DisconnectDone, version=old),
         st.builds(ReconnectDue, version=old, attempt=st.integers(1, 9), delay=st.floats(0, 9)),
         st.builds(GiveUp, version=old, attempt=st.integers(0, 9), error=st.none()),
-        st.builds(OpDone, op_id=st.integers(10_000, 20_000), version=old, value=st.none(), error=error),
+        st.builds(
+            OpDone, op_id=st.integers(10_000, 20_000), version=old, value=st.none(), error=error
+        ),
         st.builds(StartNotify, char=st.just(HR_MEASUREMENT), session=old),
         st.builds(StopNotify, char=st.just(HR_MEASUREMENT), session=old, request_id=st.none()),
     )

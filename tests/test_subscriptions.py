@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from helpers import Collector, StateRecorder
-from scripted import HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 from blerun.actors import (
     UNDECODABLE,
@@ -18,6 +16,9 @@ from blerun.actors import (
     ReconnectPolicy,
     Runtime,
 )
+
+from helpers import Collector, StateRecorder
+from scripted import HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 S = ConnectionState
 FAST = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)

@@ -6,8 +6,6 @@ from collections.abc import Callable
 
 import pytest
 from bleak.exc import BleakError
-from helpers import Collector, StateRecorder, settle
-from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate
 
 from blerun.actors import (
     ConnectionState,
@@ -21,6 +19,9 @@ from blerun.actors import (
     Strategy,
 )
 from blerun.messages import Reason
+
+from helpers import Collector, StateRecorder, settle
+from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate
 
 S = ConnectionState
 FAST = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)

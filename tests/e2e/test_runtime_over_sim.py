@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import StateRecorder, start_connect
 
 from blerun.actors import (
     AttemptInfo,
@@ -32,6 +31,8 @@ from blerun.sim import (
     heart_rate_monitor,
     parse_heart_rate_measurement,
 )
+
+from helpers import StateRecorder, start_connect
 
 pytestmark = pytest.mark.e2e
 S = ConnectionState
@@ -152,7 +153,7 @@ def test_twenty_peripherals_each_with_its_own_drops(
         stream.wait(2)
         for n in range(1, 1 + i % 3 + 1):  # 1 to 3 drops each
             _drop_and_recover(peripheral, rec, stream, n)
-    for peripheral, dev, _, stream in devices:
+    for peripheral, *_ in devices:
         peripheral.pause_notifications()
     for peripheral, dev, _, stream in devices:
         sent = peripheral.counters().notifications_while_subscribed
