@@ -90,6 +90,7 @@ def hostile_radio(
     heart: Device,
     hr: Peripheral,
     log: HeartRateLog,
+    *,
     drops: int,
     metrics: InMemoryMetrics,
 ) -> None:
