@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
+
 from blerun.sim import (
     HEART_RATE_MEASUREMENT,
     NUS_RX,

@@ -150,6 +150,10 @@ class GattTable:
                 return state.current_value()
             except AttError as exc:
                 raise att.ATT_Error(error_code=exc.code) from exc
+            except Exception as exc:
+                # Anything else would leave the read unanswered inside Bumble's server.
+                logger.exception("value of %s failed", spec.uuid)
+                raise att.ATT_Error(error_code=att.ATT_UNLIKELY_ERROR_ERROR) from exc
 
         def write(_connection: Connection, value: bytes) -> None:
             self._write(state, value)

@@ -415,7 +415,14 @@ class Node:
             if room < fragments:
                 return
             link.queue.popleft()
-            value = payload if payload is not None else char.next_notification()
+            if payload is not None:
+                value = payload
+            else:
+                try:
+                    value = char.next_notification()
+                except Exception:
+                    logger.exception("notify_value of %s failed; skipped", char.spec.uuid)
+                    continue
             opcode = Op.INDICATION if indicate else Op.NOTIFICATION
             connection.send_l2cap_pdu(
                 ATT_CID,

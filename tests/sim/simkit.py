@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
+
 from blerun.sim import VirtualAir, parse_heart_rate_measurement
 
 T = TypeVar("T")

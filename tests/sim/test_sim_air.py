@@ -6,10 +6,11 @@ import asyncio
 import threading
 import time
 
-import blerun.sim
 import pytest
 from bleak import BleakClient
 from bleak.exc import BleakError
+
+import blerun.sim
 from blerun.sim import (
     BODY_SENSOR_LOCATION,
     HEART_RATE_MEASUREMENT,
@@ -18,6 +19,7 @@ from blerun.sim import (
     heart_rate_monitor,
     sensor,
 )
+
 from simkit import Collector, Disconnects, arun, on_air
 
 

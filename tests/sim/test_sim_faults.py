@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from bleak import BleakClient
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
+
 from blerun.sim import (
     BODY_SENSOR_LOCATION,
     HEART_RATE_CONTROL_POINT,
@@ -14,6 +15,7 @@ from blerun.sim import (
     VirtualAir,
     heart_rate_monitor,
 )
+
 from simkit import Collector, Disconnects, arun
 
 
@@ -201,5 +203,73 @@ def test_operations_on_a_disconnected_client_raise() -> None:
             with pytest.raises(BleakError):
                 await client.read_gatt_char(char)
             await client.disconnect()  # idempotent
+
+    arun(main())
+
+
+def test_stalled_write_and_subscribe_never_answer() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor())
+            async with BleakClient(hr.address, backend=air.client_backend) as client:
+                hr.stall_next("write")
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(
+                        client.write_gatt_char(HEART_RATE_CONTROL_POINT, b"\x01", response=True),
+                        0.1,
+                    )
+                hr.stall_next("subscribe")
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(
+                        client.start_notify(HEART_RATE_MEASUREMENT, Collector()), 0.1
+                    )
+                # Both consumed: the next ones go through.
+                await client.write_gatt_char(HEART_RATE_CONTROL_POINT, b"\x01", response=True)
+                values = Collector()
+                await client.start_notify(HEART_RATE_MEASUREMENT, values)
+                assert hr.counters().active_subscriptions == 1
+
+    arun(main())
+
+
+def test_delayed_disconnect_and_timed_silence() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor())
+            loop = asyncio.get_running_loop()
+            client = BleakClient(hr.address, backend=air.client_backend)
+            await client.connect()
+            hr.delay("disconnect", 0.15)
+            started = loop.time()
+            await client.disconnect()
+            assert loop.time() - started >= 0.15
+            hr.delay("disconnect", 0)
+
+            hr.stop_advertising(duration=0.2)
+            started = loop.time()
+            await client.connect()  # waits out the silence, within bleak's timeout
+            assert loop.time() - started >= 0.2
+            await client.disconnect()
+
+    arun(main())
+
+
+def test_a_drop_during_a_burst_loses_nothing_that_was_counted() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor(rate_hz=0.5))
+            lost = Disconnects()
+            client = BleakClient(hr.address, lost, backend=air.client_backend)
+            await client.connect()
+            values = Collector()
+            await client.start_notify(HEART_RATE_MEASUREMENT, values)
+            hr.burst(2000)
+            await values.wait_for(300)  # mid-burst: hundreds still queued at the peripheral
+            hr.drop_link()
+            await lost.wait()
+            counters = hr.counters()
+            assert 300 <= counters.notifications_while_subscribed < 2000
+            assert len(values.values) == counters.notifications_while_subscribed
+            assert values.sequences() == list(range(len(values.values)))
 
     arun(main())

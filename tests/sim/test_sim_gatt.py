@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from bleak import BleakClient
 from bleak.exc import BleakError, BleakGATTProtocolError
+
 from blerun.sim import (
     BODY_SENSOR_LOCATION,
     HEART_RATE_CONTROL_POINT,
@@ -24,6 +25,7 @@ from blerun.sim import (
     temperature_value,
     uart_device,
 )
+
 from simkit import Collector, arun
 
 CCCD = "00002902-0000-1000-8000-00805f9b34fb"
@@ -248,5 +250,18 @@ def test_uart_echo_round_trip() -> None:
                 await echoed.wait_for(5)
                 assert [len(v) for v in echoed.values[2:]] == [244, 244, 12]
                 assert b"".join(echoed.values[2:]) == blob
+
+    arun(main())
+
+
+def test_services_filter_keeps_only_the_requested_ones() -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor())
+            client = BleakClient(
+                hr.address, services=[HEART_RATE_SERVICE], backend=air.client_backend
+            )
+            async with client:
+                assert [s.uuid for s in client.services] == [HEART_RATE_SERVICE]
 
     arun(main())

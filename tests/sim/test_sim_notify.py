@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bleak import BleakClient
+
 from blerun.sim import (
     BODY_SENSOR_LOCATION,
     HEART_RATE_MEASUREMENT,
@@ -10,6 +11,7 @@ from blerun.sim import (
     heart_rate_monitor,
     parse_heart_rate_measurement,
 )
+
 from simkit import Collector, arun
 
 

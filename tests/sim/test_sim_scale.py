@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bleak import BleakClient
+
 from blerun.sim import HEART_RATE_MEASUREMENT, VirtualAir, heart_rate_monitor
+
 from simkit import Collector, Disconnects, arun
 
 COUNT = 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bleak import BleakScanner
+
 from blerun.sim import (
     NUS_SERVICE,
     CharacteristicSpec,
@@ -14,6 +15,7 @@ from blerun.sim import (
     uart_device,
 )
 from blerun.sim.profiles import HEART_RATE_SERVICE
+
 from simkit import arun
 
 TAGGED = PeripheralSpec(
