@@ -1,17 +1,25 @@
 """blerun.sim: emulated BLE peripherals on Bumble, reached through a real bleak backend.
 
-A :class:`VirtualAir` is an in-process Bluetooth LE world: one central and any number
-of emulated peripherals on Bumble's virtual controllers, running a real host stack
-(HCI, L2CAP, ATT, GATT). bleak reaches it through two backends, so code written for
-hardware runs unchanged::
+A :class:`VirtualAir` is an in-process Bluetooth LE world: one central and any number of
+emulated peripherals on Bumble's virtual controllers, running a real host stack (HCI,
+L2CAP, ATT, GATT). bleak reaches it through two backends, so code written for hardware
+runs unchanged::
 
-    air = VirtualAir.start()
+    air = VirtualAir.start()                 # or: async with await VirtualAir.create()
     hr = air.add_peripheral(heart_rate_monitor(name="HR-1", rate_hz=50))
-    # on air.loop:
+    # on air.loop (bleak and Bumble share it):
     async with BleakClient(hr.address, backend=air.client_backend) as client:
         await client.start_notify(HEART_RATE_MEASUREMENT, on_measurement)
-    hr.drop_link()  # from any thread: a supervision timeout
+    hr.drop_link()                           # from any thread: a supervision timeout
     air.close()
+
+Peripherals are declared with frozen specs (:class:`PeripheralSpec`,
+:class:`ServiceSpec`, :class:`CharacteristicSpec`) or taken ready-made from
+:mod:`blerun.sim.profiles`; each running :class:`Peripheral` has thread-safe fault
+controls and :class:`PeripheralCounters`.
+
+Handle convention (BlueZ's): a characteristic's ``handle`` is its declaration handle and
+its value handle is ``handle + 1``; services and descriptors carry their own handles.
 
 The package does not depend on the rest of blerun: plain bleak users can test with it.
 """

@@ -142,7 +142,7 @@ class VirtualAir:
         air = cls(loop, thread.ident, thread, quiet=quiet, _private=_TOKEN)
         try:
             air._bridge.run(air._build(), timeout)
-        except BaseException:
+        except Exception:
             air.close(timeout=timeout)
             raise
         return air
@@ -154,7 +154,7 @@ class VirtualAir:
         air = cls(loop, threading.get_ident(), None, quiet=quiet, _private=_TOKEN)
         try:
             await air._build()
-        except BaseException:
+        except (Exception, asyncio.CancelledError):
             await air.aclose()
             raise
         return air
@@ -233,7 +233,7 @@ class VirtualAir:
         self._by_text[peripheral.address] = address
         try:
             await node.start()
-        except BaseException:
+        except (Exception, asyncio.CancelledError):
             del self._nodes[address]
             del self._by_text[peripheral.address]
             node.close()
@@ -310,18 +310,19 @@ class VirtualAir:
         links are doing (pending bleak calls on the loop are cancelled). Not callable on
         the loop thread (use :meth:`aclose`).
         """
+        if self._bridge.on_loop_thread():
+            raise RuntimeError("close() blocks; on the loop thread await aclose()")
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
-        if self._bridge.on_loop_thread():
-            raise RuntimeError("close() blocks; on the loop thread await aclose()")
         loop = self._bridge.loop
         deadline = _Deadline(loop, timeout)
         if not loop.is_closed():
             try:
+                # Most of the bound for the teardown, the rest for joining the thread.
                 self._bridge.run(
-                    self._teardown(owns_loop=self._thread is not None), deadline.left()
+                    self._teardown(owns_loop=self._thread is not None), deadline.left() * 0.75
                 )
             except (TimeoutError, RuntimeError) as exc:
                 logger.warning("blerun.sim: air teardown incomplete: %r", exc)
@@ -343,16 +344,13 @@ class VirtualAir:
         Drops every link and fails a pending connect, so bleak calls into the air end
         with ``BleakError``, and cancels the air's own background work.
         """
-        self._require_thread_of_loop()
+        if not self._bridge.on_loop_thread():
+            raise RuntimeError("aclose() runs on the air's loop; from other threads use close()")
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
         await self._teardown(owns_loop=False)
-
-    def _require_thread_of_loop(self) -> None:
-        if not self._bridge.on_loop_thread():
-            raise RuntimeError("aclose() runs on the air's loop; from other threads use close()")
 
     async def _teardown(self, *, owns_loop: bool) -> None:
         # Radio off first, so nothing still waiting on the air can hang: links drop

@@ -131,7 +131,7 @@ class SimBleakClient(BaseBleakClient):
             raise BleakError("Client is already connected")
         if pair:
             logger.info("blerun.sim emulates no pairing; connecting without it")
-        timeout = float(kwargs.get("timeout", self._timeout))
+        timeout: float | None = kwargs.get("timeout", self._timeout)
         peer = self._typed_address or air._resolve(self.address)
         self._name = air._name_of(peer)
         central = air._central

@@ -1,20 +1,26 @@
 """Bumble's virtual link, controllers and host, adjusted for an emulated air.
 
-Three changes to Bumble's stock classes, each for a measured reason:
+Changes to Bumble's stock classes, each for a measured or observed reason:
 
 * **Quiet packet paths.** Bumble's controller and host build a coloured log string
   (``f"... {packet}"``) for every HCI packet before the logger decides to drop it; that
   formatting was most of the CPU of a notification stream. The quiet subclasses dispatch
-  without it and hand ACL packets across as objects instead of serialising and parsing
-  them again. ``quiet=False`` keeps Bumble's stock path, for measuring the difference.
+  without it, hand ACL packets across as objects instead of serialising and parsing
+  them again, and report completed packets once per loop iteration instead of once per
+  packet. ``quiet=False`` keeps Bumble's stock paths, for measuring the difference
+  (``bench/bench_sim.py``: about x5 on notifications).
+* **Realistic buffers.** 251-byte ACL packets (LE Data Length Extension) and 255 of
+  them, instead of 27 and 64: a 244-byte notification is one packet, not ten.
 * **A working connect cancel.** The stock controller acknowledges *LE Create Connection
   Cancel* but keeps ``pending_le_connection`` and never sends the *LE Connection
   Complete* (status Unknown Connection Identifier) a real controller sends, so a timed
-  out connect left the central unable to connect again.
+  out connect left the central unable to connect again. Likewise a disconnect of an
+  unknown handle is rejected instead of left pending forever.
 * **Hooks for fault injection and scale.** The central controller asks a
   :class:`LinkPolicy` before it completes a connect or a disconnect (refuse, stall,
-  delay), and the link delivers advertising only to a central that listens and
-  connection requests only to their target, instead of to every controller on the air.
+  delay); a peripheral controller can go radio-silent or lose its links; the link
+  delivers advertising only to a central that listens and connection requests only to
+  their target, instead of to every controller on the air.
 
 Nothing here knows about bleak.
 """
