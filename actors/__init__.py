@@ -16,14 +16,8 @@ Implementation modules are private; everything public is re-exported here.
 """
 
 from blerun.actors._clock import Clock, FakeClock, FakeTimer, LoopClock, Timer
-from blerun.actors._device import (
-    AsyncDevice,
-    AsyncSubscription,
-    Device,
-    DeviceStatistics,
-    NotificationStream,
-    Subscription,
-)
+from blerun.actors._device import AsyncDevice, Device
+from blerun.actors._device_core import DeviceStatistics
 from blerun.actors._errors import (
     BleRuntimeError,
     CharacteristicNotFound,
@@ -58,6 +52,7 @@ from blerun.actors._radio import RadioActor
 from blerun.actors._reconnect import ReconnectActor
 from blerun.actors._runtime import CloseReport, Runtime
 from blerun.actors._state import ALLOWED, StateMachine, allowed
+from blerun.actors._subscription import AsyncSubscription, NotificationStream, Subscription
 from blerun.actors._supervisor import SupervisorActor
 from blerun.messages import (
     CharacteristicInfo,

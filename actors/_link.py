@@ -27,6 +27,7 @@ from bleak.exc import (
     BleakError,
     BleakGATTProtocolError,
 )
+
 from blerun.actors._errors import (
     BleRuntimeError,
     CharacteristicNotFound,

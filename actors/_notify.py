@@ -19,6 +19,7 @@ import typing
 from typing import Any, assert_never
 
 import pykka
+
 from blerun.actors._errors import InjectedCrash
 from blerun.actors._guard import guarded
 from blerun.actors._metrics import Metrics

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, assert_never
 
 import pykka
+
 from blerun.actors._clock import Clock, Timer
 from blerun.actors._errors import (
     CharacteristicNotFound,

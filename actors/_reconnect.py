@@ -13,6 +13,7 @@ import typing
 from typing import Any, assert_never
 
 import pykka
+
 from blerun.actors._clock import Clock, Timer
 from blerun.actors._errors import InjectedCrash
 from blerun.actors._guard import guarded

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 import pykka
+
 from blerun.actors._clock import Clock
 from blerun.actors._faults import FaultKind, FaultPlan
 from blerun.actors._metrics import Metrics

@@ -18,8 +18,10 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import pykka
+
 from blerun.actors._clock import Clock, LoopClock, monotonic
-from blerun.actors._device import AsyncDevice, Device, _DeviceCore
+from blerun.actors._device import AsyncDevice, Device
+from blerun.actors._device_core import DeviceCore
 from blerun.actors._errors import InvalidPolicy, RuntimeClosed, UsageError
 from blerun.actors._faults import FaultPlan
 from blerun.actors._link import Backend
@@ -143,7 +145,7 @@ class Runtime:
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._closed = False
         self._report: CloseReport | None = None
-        self._devices: dict[str, _DeviceCore] = {}
+        self._devices: dict[str, DeviceCore] = {}
         # One-time initialization: device() may call start() from several user threads.
         self._starting = threading.Lock()
 
@@ -218,7 +220,7 @@ class Runtime:
 
     def _add(
         self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None
-    ) -> _DeviceCore:
+    ) -> DeviceCore:
         raw = target if isinstance(target, str) else getattr(target, "address", target)
         device = normalize_address(raw)
         if policy is not None and not isinstance(policy, ReconnectPolicy):
@@ -255,7 +257,7 @@ class Runtime:
         backend: Backend | None,
         router: Router,
         clock: Clock,
-    ) -> _DeviceCore:
+    ) -> DeviceCore:
         options = DeviceOptions(
             device=device,
             target=target,
@@ -269,7 +271,7 @@ class Runtime:
             Address(device="", role=Role.SUPERVISOR),
             StartGroup(request_id=request_id, spec=self._group_spec(options, router, clock)),
         )
-        return _DeviceCore(
+        return DeviceCore(
             device=device,
             router=router,
             bridge=self._bridge,

@@ -18,6 +18,7 @@ import typing
 from typing import Any, assert_never
 
 import pykka
+
 from blerun.actors._clock import Clock
 from blerun.actors._errors import DeviceFailed, InjectedCrash, RuntimeClosed, UsageError
 from blerun.actors._guard import guarded
