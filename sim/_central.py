@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bleak.exc import CONTROLLER_ERROR_CODES
-from bumble import core, hci
+from bumble import att, core, hci
 from bumble.device import Connection, Device
 
 from ._advert import Advert, parse_advertising_data
@@ -38,6 +38,7 @@ ValueSink = Callable[[int, bytes], None]
 """Receives (value handle, value) for each notification or indication on a link."""
 
 _CONFIRMATION = bytes([Op.CONFIRMATION])
+_RESPONSES = frozenset(int(opcode) for opcode in att.ATT_RESPONSES)
 
 
 class ConnectFailed(Exception):
@@ -79,7 +80,26 @@ class _CentralDevice(Device):
             if opcode == Op.INDICATION:
                 self.send_l2cap_pdu(connection_handle, ATT_CID, _CONFIRMATION)
             return
+        if opcode in _RESPONSES and not self._awaited(connection_handle, pdu):
+            # The late answer to a request its caller cancelled. Bumble would log it, or
+            # take it for the answer to the next request, or raise InvalidStateError if
+            # it lands while the cancel unwinds.
+            return
         super().on_gatt_pdu(connection_handle, pdu)
+
+    def _awaited(self, connection_handle: int, pdu: bytes) -> bool:
+        """Whether an ATT response answers the request its link is waiting on."""
+        connection = self.lookup_connection(connection_handle)
+        if connection is None:
+            return False
+        client = connection.gatt_client
+        pending, request = client.pending_response, client.pending_request
+        if pending is None or pending.done() or request is None:
+            return False
+        if pdu[0] == Op.ERROR_RSP:
+            return len(pdu) > 1 and pdu[1] == request.op_code
+        # Vol 3, Part F, 3.4.8: each response's opcode is its request's plus one.
+        return pdu[0] == request.op_code + 1
 
 
 class _Attempt:

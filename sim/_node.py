@@ -99,7 +99,7 @@ class _Stream:
     def __init__(self, char: CharState, rate_hz: float) -> None:
         self.char = char
         self.period = 1.0 / rate_hz
-        self.handle: asyncio.TimerHandle | None = None
+        self.handle: asyncio.Handle | None = None
         self.next_at = 0.0
 
 
@@ -444,8 +444,11 @@ class Node:
         if self.subscriber_count(handle) == 0:
             self._stop_stream(stream)
         elif stream.handle is None:
-            stream.next_at = self._loop.time() + stream.period
-            stream.handle = self._loop.call_at(stream.next_at, self._tick, stream)
+            # The first value goes out right after the subscription's write response
+            # (which Bumble sends before this callback returns to the loop), so a new
+            # subscriber never waits a whole period for its first value.
+            stream.next_at = self._loop.time()
+            stream.handle = self._loop.call_soon(self._tick, stream)
 
     def _stop_stream(self, stream: _Stream) -> None:
         if stream.handle is not None:

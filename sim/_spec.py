@@ -119,7 +119,7 @@ class CharacteristicSpec:
     """Payload of each notification; by default, the current value."""
     notify_rate_hz: float | None = None
     """Send a notification this often while a central is subscribed (needs NOTIFY or
-    INDICATE)."""
+    INDICATE); the first one right after the subscription is acknowledged."""
     description: str | None = None
     """Adds a Characteristic User Description descriptor (0x2901) with this text."""
 

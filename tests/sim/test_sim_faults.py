@@ -273,3 +273,24 @@ def test_a_drop_during_a_burst_loses_nothing_that_was_counted() -> None:
             assert values.sequences() == list(range(len(values.values)))
 
     arun(main())
+
+
+def test_a_late_answer_to_a_cancelled_request_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        async with await VirtualAir.create() as air:
+            hr = await air.add_peripheral_async(heart_rate_monitor())
+            async with BleakClient(hr.address, backend=air.client_backend) as client:
+                hr.delay("read", 0.1)
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(client.read_gatt_char(BODY_SENSOR_LOCATION), 0.02)
+                hr.delay("read", 0)
+                # The delayed read's answer arrives while nobody waits for it.
+                await hr.wait_until_async(lambda c: c.reads == 1)
+                await client.write_gatt_char(HEART_RATE_CONTROL_POINT, b"\x01", response=True)
+                assert await client.read_gatt_char(BODY_SENSOR_LOCATION) == b"\x01"
+
+    arun(main())
+    noisy = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert noisy == [], [r.getMessage() for r in noisy]

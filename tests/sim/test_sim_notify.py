@@ -52,22 +52,23 @@ def test_stream_continues_its_sequence_on_the_next_link() -> None:
 def test_burst_pause_and_resume() -> None:
     async def main() -> None:
         async with await VirtualAir.create() as air:
-            # A slow stream, so the burst is what the test sees.
+            # A slow stream: its first value comes on subscribing, the next in 2 s.
             hr = await air.add_peripheral_async(heart_rate_monitor(rate_hz=0.5))
             async with BleakClient(hr.address, backend=air.client_backend) as client:
                 values = Collector()
                 await client.start_notify(HEART_RATE_MEASUREMENT, values)
+                await values.wait_for(1)
                 assert hr.burst(300) == 1
-                await values.wait_for(300)
-                assert values.sequences() == list(range(300))
+                await values.wait_for(301)
+                assert values.sequences() == list(range(301))
 
                 hr.pause_notifications()
                 hr.burst(5)
                 hr.notify(HEART_RATE_MEASUREMENT, b"\x08\x48\x00\x00")
-                assert hr.counters().notifications_sent == 300  # held back
+                assert hr.counters().notifications_sent == 301  # held back
                 hr.resume_notifications()
-                await values.wait_for(306)
-                assert values.sequences()[300:] == [300, 301, 302, 303, 304, 0]
+                await values.wait_for(307)
+                assert values.sequences()[301:] == [301, 302, 303, 304, 305, 0]
 
     arun(main())
 
@@ -86,10 +87,11 @@ def test_forced_notification_without_subscription() -> None:
                 counters = hr.counters()
                 assert counters.notifications_sent == 1
                 assert counters.notifications_while_subscribed == 0
-                # bleak dropped it (no subscription); the stream is fine afterwards.
+                # bleak dropped it (no subscription); the stream is fine afterwards:
+                # its first value on subscribing, then the burst's.
                 await client.start_notify(HEART_RATE_MEASUREMENT, values)
                 hr.burst(1)
-                await values.wait_for(1)
-                assert values.sequences() == [0]
+                await values.wait_for(2)
+                assert values.sequences() == [0, 1]
 
     arun(main())
