@@ -283,6 +283,9 @@ class RadioActor(pykka.ThreadingActor):
         if state is S.CONNECTED:
             self._router.reply(msg.request_id)
             return
+        # Callers that gave up waiting are forgotten here, so an application that polls
+        # connect(timeout=...) against an absent device for days does not grow this list.
+        self._connect_waiters = [r for r in self._connect_waiters if self._router.waiting(r)]
         self._connect_waiters.append(msg.request_id)
         if state in (S.DISCONNECTED, S.FAILED):
             self._start_attempt(Reason.USER_CONNECT, attempt=0)
@@ -758,6 +761,9 @@ class RadioActor(pykka.ThreadingActor):
         elif state is S.CLOSED:
             self._router.reply(msg.request_id, error=self._closed_error())
         else:
+            self._state_waiters = [
+                w for w in self._state_waiters if self._router.waiting(w.request_id)
+            ]
             self._state_waiters.append(msg)
 
     def _stats(self) -> dict[str, object]:
@@ -768,6 +774,7 @@ class RadioActor(pykka.ThreadingActor):
             "stale_completions": self._sm.stale,
             "in_flight": len(self._ops),
             "parked": len(self._parked),
+            "waiters": len(self._connect_waiters) + len(self._state_waiters),
             **self._counts,
         }
 

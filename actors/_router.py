@@ -185,6 +185,10 @@ class Router:
         except concurrent.futures.InvalidStateError:  # the caller cancelled meanwhile
             pass
 
+    def waiting(self, request_id: int) -> bool:
+        """Whether someone still waits for this request's answer."""
+        return request_id in self._pending
+
     def forget(self, request_id: int) -> None:
         """The caller stopped waiting (timeout, cancellation); drop the pending entry."""
         self._pending.pop(request_id, None)

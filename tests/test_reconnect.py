@@ -12,6 +12,7 @@ from blerun.actors import (
     AttemptInfo,
     BleRuntimeError,
     ConnectionState,
+    ConnectTimeout,
     DeviceNotFound,
     FakeClock,
     GaveUp,
@@ -19,7 +20,7 @@ from blerun.actors import (
     ReconnectPolicy,
     Runtime,
 )
-from blerun.messages import Reason
+from blerun.messages import GetStats, Reason, Role
 
 from helpers import StateRecorder, start_connect
 from scripted import HANG, ScriptedWorld, heart_rate
@@ -202,3 +203,22 @@ def test_attempt_timeout_moves_on(
     assert event.reason is Reason.ATTEMPT_TIMEOUT
     clock.advance(clock.wait_for_timer("ReconnectDue").delay)
     rec.wait_state(S.CONNECTED)
+
+
+def test_callers_that_gave_up_are_not_remembered(
+    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+) -> None:
+    # An app polling connect(timeout=...) against an absent device for days must not
+    # grow the radio's waiter list.
+    clock = FakeClock()
+    rt = make_runtime(clock=clock, policy=ReconnectPolicy(initial=3600.0, cap=3600.0))
+    dev = rt.device("AA:BB:CC:00:00:42")  # nobody there
+    for _ in range(30):
+        with pytest.raises(ConnectTimeout):
+            dev.connect(timeout=0.01)
+        with pytest.raises(ConnectTimeout):
+            dev.wait_connected(timeout=0.01)
+    request_id, future = dev.new_request()
+    dev.tell(Role.RADIO, GetStats(request_id=request_id))
+    stats = future.result(5)
+    assert isinstance(stats, dict) and stats["waiters"] <= 2
