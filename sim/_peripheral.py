@@ -5,8 +5,10 @@ Called from any other thread, it runs on the loop and returns once it has taken 
 or raises TimeoutError after ``timeout`` seconds (then it never takes effect).
 
 "Takes effect" means the fault is armed for the next operation of its kind, or, for
-:meth:`Peripheral.drop_link`, that both controllers have dropped the link: the hosts
-(and bleak's ``disconnected_callback``) learn it a few loop iterations later.
+:meth:`Peripheral.drop_link`, that the peripheral's controller has lost the link and
+sent nothing more: the central's controller, its host and bleak's
+``disconnected_callback`` learn it a few loop iterations later (wait on that callback, or
+on :meth:`Peripheral.wait_until`, not on the call's return).
 """
 
 from __future__ import annotations
