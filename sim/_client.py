@@ -40,7 +40,6 @@ from bumble.gatt_client import CharacteristicProxy, DescriptorProxy, ServiceProx
 
 from ._central import ConnectFailed
 from ._gatt import ATT_CID, Op
-from ._scanner import SimDeviceDetails
 
 if TYPE_CHECKING:
     from ._air import VirtualAir
@@ -97,11 +96,6 @@ class SimBleakClient(BaseBleakClient):
         super().__init__(
             address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
         )
-        self._typed_address: hci.Address | None = None
-        if isinstance(address_or_ble_device, BLEDevice) and isinstance(
-            address_or_ble_device.details, SimDeviceDetails
-        ):
-            self._typed_address = address_or_ble_device.details.address
         self._requested_services = services
         self._link: _Link | None = None
         self._name: str | None = None
@@ -132,7 +126,9 @@ class SimBleakClient(BaseBleakClient):
         if pair:
             logger.info("blerun.sim emulates no pairing; connecting without it")
         timeout: float | None = kwargs.get("timeout", self._timeout)
-        peer = self._typed_address or air._resolve(self.address)
+        # The air's registry gives the typed address (BLEDevice.details carries it too,
+        # but a BLEDevice from another air must not reach this one's central).
+        peer = air._resolve(self.address)
         self._name = air._name_of(peer)
         central = air._central
         async with asyncio.timeout(timeout):
