@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pykka
+
 from blerun.messages.common import GetStats, Role
 
 

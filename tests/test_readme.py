@@ -36,4 +36,5 @@ def test_readme_commands_are_what_ci_runs() -> None:
     ci = (README.parent / ".ci" / "run").read_text()
     test_command = re.findall(r"```sh\n(.*?)\n```", text)[1]
     assert test_command.startswith("python3 -m venv .venv && ")
-    assert test_command.split(" && ", 1)[1].replace(".venv/bin/pip install -e", ".venv/bin/pip install -q -e") in ci
+    install_and_test = test_command.split(" && ", 1)[1]
+    assert install_and_test.replace("pip install -e", "pip install -q -e") in ci
