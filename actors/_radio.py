@@ -375,6 +375,7 @@ class RadioActor(pykka.ThreadingActor):
         )
         self._last_error = error
         self._abandon_attempt()
+        self._drop_link()  # in case the connect finished just as its deadline fired
         self._go(S.RECONNECTING, Reason.ATTEMPT_TIMEOUT, attempt=self._attempt, error=error)
 
     def _on_reconnect_due(self, msg: ReconnectDue) -> None:
@@ -548,6 +549,8 @@ class RadioActor(pykka.ThreadingActor):
                 op.future.cancel()
             if isinstance(op.command, Read | Write) and op.command.retry and self._wants:
                 self._park(op)
+            elif isinstance(op.command, StopNotify):
+                self._router.reply(op.request_id)  # notifications end with the link anyway
             else:
                 self._router.reply(op.request_id, error=error)
 
