@@ -201,6 +201,7 @@ class ScriptedClient(BaseBleakClient):
         await self._delay()
         if peripheral.connect_script:
             outcome = peripheral.connect_script.popleft()
+            peripheral.bump()
             if outcome in (HANG, STUBBORN):
                 await _forever(outcome == STUBBORN)
             assert isinstance(outcome, BaseException)

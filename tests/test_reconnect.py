@@ -198,6 +198,8 @@ def test_attempt_timeout_moves_on(
     dev = rt.device(peripheral.address)
     rec = StateRecorder(dev)
     start_connect(dev)
+    # Let the attempt reach the backend (and take the HANG) before its deadline fires.
+    peripheral.wait_until(lambda p: not p.connect_script)
     clock.advance(clock.wait_for_timer("AttemptDeadline").delay)
     event = rec.wait_state(S.RECONNECTING)
     assert event.reason is Reason.ATTEMPT_TIMEOUT

@@ -30,7 +30,7 @@ def _hanging_runtime(world: ScriptedWorld) -> tuple[Runtime, list[object]]:
     b = rt.device(stuck_disconnect.address)
     b.connect(timeout=5)
     pending = start_connect(a)
-    stuck_connect.wait_until(lambda p: True)  # the attempt is under way on the loop
+    stuck_connect.wait_until(lambda p: not p.connect_script)  # the attempt hangs in bleak
     return rt, [a, b, pending]
 
 
