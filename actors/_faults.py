@@ -18,6 +18,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from typing import TypedDict, Unpack
 
 from blerun.actors._errors import InvalidPolicy
 from blerun.messages import Address, Role
@@ -75,6 +76,22 @@ class Decision:
 
 _DELIVER = Decision(None)
 
+Types = Iterable[type] | type | None
+"""The message classes a rule applies to; ``None`` for every message."""
+
+
+class Match(TypedDict, total=False):
+    """Which matching messages a rule touches."""
+
+    probability: float
+    """Chance per matching message, in [0, 1] (default 1.0)."""
+    role: Role | None
+    """Only messages to this actor role."""
+    device: str | None
+    """Only messages to this device."""
+    limit: int | None
+    """Apply at most this many times."""
+
 
 class FaultPlan:
     """A seeded set of fault rules for the router.
@@ -106,11 +123,11 @@ class FaultPlan:
         kind: FaultKind,
         types: Iterable[type] | type | None,
         *,
-        probability: float,
-        role: Role | None,
-        device: str | None,
-        seconds: float = 0.0,
+        probability: float = 1.0,
+        role: Role | None = None,
+        device: str | None = None,
         limit: int | None = None,
+        seconds: float = 0.0,
     ) -> FaultPlan:
         if not 0.0 <= probability <= 1.0:
             raise InvalidPolicy("FaultPlan probability", "in [0, 1]", probability)
@@ -137,78 +154,24 @@ class FaultPlan:
             self._rules.append(rule)
         return self
 
-    def drop(
-        self,
-        types: Iterable[type] | type | None = None,
-        *,
-        probability: float = 1.0,
-        role: Role | None = None,
-        device: str | None = None,
-        limit: int | None = None,
-    ) -> FaultPlan:
-        """Never deliver matching messages (with ``probability``, at most ``limit`` times)."""
-        return self._add(
-            FaultKind.DROP, types, probability=probability, role=role, device=device, limit=limit
-        )
+    # Each rule method takes the message classes it applies to (None: all) and the
+    # keywords of ``Match``: probability (default 1.0), role, device, limit.
 
-    def delay(
-        self,
-        types: Iterable[type] | type | None = None,
-        *,
-        seconds: float,
-        probability: float = 1.0,
-        role: Role | None = None,
-        device: str | None = None,
-        limit: int | None = None,
-    ) -> FaultPlan:
+    def drop(self, types: Types = None, **match: Unpack[Match]) -> FaultPlan:
+        """Never deliver matching messages."""
+        return self._add(FaultKind.DROP, types, **match)
+
+    def delay(self, types: Types = None, *, seconds: float, **match: Unpack[Match]) -> FaultPlan:
         """Deliver matching messages ``seconds`` later (Clock time)."""
-        return self._add(
-            FaultKind.DELAY,
-            types,
-            probability=probability,
-            role=role,
-            device=device,
-            seconds=seconds,
-            limit=limit,
-        )
+        return self._add(FaultKind.DELAY, types, seconds=seconds, **match)
 
-    def duplicate(
-        self,
-        types: Iterable[type] | type | None = None,
-        *,
-        probability: float = 1.0,
-        role: Role | None = None,
-        device: str | None = None,
-        limit: int | None = None,
-    ) -> FaultPlan:
+    def duplicate(self, types: Types = None, **match: Unpack[Match]) -> FaultPlan:
         """Deliver matching messages twice."""
-        return self._add(
-            FaultKind.DUPLICATE,
-            types,
-            probability=probability,
-            role=role,
-            device=device,
-            limit=limit,
-        )
+        return self._add(FaultKind.DUPLICATE, types, **match)
 
-    def reorder(
-        self,
-        types: Iterable[type] | type | None = None,
-        *,
-        probability: float = 1.0,
-        role: Role | None = None,
-        device: str | None = None,
-        limit: int | None = None,
-    ) -> FaultPlan:
+    def reorder(self, types: Types = None, **match: Unpack[Match]) -> FaultPlan:
         """Hold matching messages back until the next message to the same actor passes."""
-        return self._add(
-            FaultKind.REORDER,
-            types,
-            probability=probability,
-            role=role,
-            device=device,
-            limit=limit,
-        )
+        return self._add(FaultKind.REORDER, types, **match)
 
     def decide(self, address: Address, message: object) -> Decision:
         """The router's question: what happens to this message?"""

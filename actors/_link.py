@@ -116,11 +116,6 @@ class BleakLink:
         if not self._closing:
             self._on_lost()
 
-    @property
-    def is_connected(self) -> bool:
-        client = self._client
-        return client is not None and client.is_connected
-
     async def connect(self, timeout: float) -> ServicesSnapshot:
         """Connect and discover services; on cancellation, tear down what was built."""
         client = BleakClient(

@@ -124,7 +124,8 @@ def test_payloads_are_bytes_not_bytearray() -> None:
 
 
 def test_messages_with_callables_stay_in_process() -> None:
-    # Subscribe carries the user's callback, so it is not part of the radio boundary.
+    # Subscribe carries the user's callback and a threading.Event: it never crosses the
+    # radio's boundary, and it could not.
     sub = messages.Subscribe(
         request_id=1,
         token=1,
@@ -134,7 +135,9 @@ def test_messages_with_callables_stay_in_process() -> None:
         skip_undecodable=False,
         cancelled=threading.Event(),
     )
-    assert sub not in RADIO_BOUNDARY
+    assert messages.Subscribe not in RADIO_BOUNDARY
+    with pytest.raises(TypeError):
+        pickle.dumps(sub)
 
 
 ERRORS = [
