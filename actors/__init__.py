@@ -51,6 +51,7 @@ from blerun.actors._policy import AttemptInfo, Jitter, ReconnectPolicy
 from blerun.actors._radio import RadioActor
 from blerun.actors._reconnect import ReconnectActor
 from blerun.actors._runtime import CloseReport, Runtime
+from blerun.actors._scan import ScanResult
 from blerun.actors._state import ALLOWED, StateMachine, allowed
 from blerun.actors._subscription import AsyncSubscription, NotificationStream, Subscription
 from blerun.actors._supervisor import SupervisorActor
@@ -117,6 +118,7 @@ __all__ = [
     "Role",
     "Runtime",
     "RuntimeClosed",
+    "ScanResult",
     "ServiceInfo",
     "ServicesSnapshot",
     "StateChanged",

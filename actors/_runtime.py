@@ -19,6 +19,7 @@ from typing import Any, Self, TypeVar
 
 import pykka
 
+from blerun.actors import _scan
 from blerun.actors._clock import Clock, LoopClock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
@@ -33,6 +34,7 @@ from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._radio import RadioActor, RadioCheckpoint
 from blerun.actors._reconnect import ReconnectActor
 from blerun.actors._router import Router
+from blerun.actors._scan import ScannerBackend, ScanResult
 from blerun.actors._supervisor import Stopping, SupervisorActor
 from blerun.actors._validate import check_timeout, normalize_address
 from blerun.messages import (
@@ -221,6 +223,7 @@ class Runtime:
     def _add(
         self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None
     ) -> DeviceCore:
+        target = _scan.connect_target(target)
         raw = target if isinstance(target, str) else getattr(target, "address", target)
         device = normalize_address(raw)
         if policy is not None and not isinstance(policy, ReconnectPolicy):
@@ -355,6 +358,128 @@ class Runtime:
             return ["supervisor"]
         assert isinstance(stoppings, list)
         return _wait_stopped(stoppings, deadline)
+
+    # --- scanning ---------------------------------------------------------------------
+
+    def scan(
+        self,
+        timeout: float = 5.0,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        service: object = None,
+        adapter: str | None = None,
+        backend: ScannerBackend | None = None,
+    ) -> tuple[ScanResult, ...]:
+        """Scan for ``timeout`` seconds; every matching device heard, strongest first.
+
+        Args:
+            timeout: The scan window in seconds.
+            name: Keep only devices advertising exactly this name.
+            address: Keep only the device with this address.
+            service: Keep only devices advertising this service UUID.
+            adapter: The adapter to scan with (BlueZ: ``"hci1"``; default: the OS's).
+            backend: A bleak scanner backend class (``blerun.sim``: ``air.scanner_backend``).
+
+        Returns:
+            One ``ScanResult`` per device (its latest advertisement); pass one to
+            ``device()`` to connect to it.
+
+        Raises:
+            LinkError: Bluetooth is unavailable (no stack, adapter off, permission denied).
+            WrongThread: called on the runtime's event loop (use ``scan_async``).
+            UsageError: a malformed address or service UUID.
+            RuntimeClosed: the runtime is closed.
+        """
+        return _scan.scan(
+            self.loop,
+            timeout,
+            name=name,
+            address=address,
+            service=service,
+            adapter=adapter,
+            backend=backend,
+        )
+
+    async def scan_async(
+        self,
+        timeout: float = 5.0,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        service: object = None,
+        adapter: str | None = None,
+        backend: ScannerBackend | None = None,
+    ) -> tuple[ScanResult, ...]:
+        """``scan()`` without blocking the caller's loop; same arguments and errors."""
+        return await _scan.scan_async(
+            self.loop,
+            timeout,
+            name=name,
+            address=address,
+            service=service,
+            adapter=adapter,
+            backend=backend,
+        )
+
+    def find(
+        self,
+        timeout: float = 10.0,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        service: object = None,
+        adapter: str | None = None,
+        backend: ScannerBackend | None = None,
+    ) -> ScanResult:
+        """Scan until a device matching every criterion given is heard, and return it.
+
+        Args:
+            timeout: Give up after this many seconds.
+            name: The exact advertised name.
+            address: The device's address.
+            service: A service UUID it advertises.
+            adapter: The adapter to scan with (BlueZ: ``"hci1"``; default: the OS's).
+            backend: A bleak scanner backend class (``blerun.sim``: ``air.scanner_backend``).
+
+        Returns:
+            The first match heard; ``rt.device(result)`` connects to it.
+
+        Raises:
+            DeviceNotFound: nothing matching was heard within ``timeout``.
+            UsageError: no criterion given, or a malformed one.
+            LinkError, WrongThread, RuntimeClosed: as for ``scan()``.
+        """
+        return _scan.find(
+            self.loop,
+            timeout,
+            name=name,
+            address=address,
+            service=service,
+            adapter=adapter,
+            backend=backend,
+        )
+
+    async def find_async(
+        self,
+        timeout: float = 10.0,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        service: object = None,
+        adapter: str | None = None,
+        backend: ScannerBackend | None = None,
+    ) -> ScanResult:
+        """``find()`` without blocking the caller's loop; same arguments and errors."""
+        return await _scan.find_async(
+            self.loop,
+            timeout,
+            name=name,
+            address=address,
+            service=service,
+            adapter=adapter,
+            backend=backend,
+        )
 
     # --- fault injection ----------------------------------------------------------------
 
