@@ -8,7 +8,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ["blerun.actors", "blerun.messages", "blerun.sim"]
+PACKAGES = ["blerun.actors", "blerun.messages", "blerun.sim", "blerun.cli"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
