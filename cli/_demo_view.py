@@ -1,9 +1,9 @@
 """How the demo shows itself: a live table on a terminal, plain or JSON lines elsewhere.
 
-Both views take the same calls (``started``, ``event``, ``tick``, ``summary``) from the
-demo's main thread. The live view redraws in place from rich's refresh thread, reading
-the model's frozen rows; the line views print each event once, flushed, so a pipe sees
-the story as it happens.
+Both views take the same calls (``event``, ``summary``) from the demo's main thread.
+The live view redraws in place from rich's refresh thread, reading the model's frozen
+rows; the line views print each event once, flushed, so a pipe sees the story as it
+happens.
 """
 
 from __future__ import annotations

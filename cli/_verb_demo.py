@@ -28,11 +28,8 @@ from blerun.cli._demo_model import DemoMetrics, DeviceResult, Kind, Model, Summa
 from blerun.cli._demo_view import View, open_view
 from blerun.cli._exit import ExitCode
 from blerun.cli._output import Output
+from blerun.gatt import HEART_RATE_MEASUREMENT, NUS_RX, NUS_TX, TEMPERATURE
 from blerun.sim import (
-    HEART_RATE_MEASUREMENT,
-    NUS_RX,
-    NUS_TX,
-    TEMPERATURE,
     Peripheral,
     PeripheralSpec,
     VirtualAir,
