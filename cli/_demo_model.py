@@ -98,6 +98,7 @@ class Model:
         self.events: queue.Queue[Event] = queue.Queue()
         self.reconnect_times: list[float] = []
         self.restarts = 0
+        self.repeated_events = 0
         self._tracks: dict[str, _Track] = {}
         self._changed = threading.Condition()
 
@@ -123,26 +124,39 @@ class Model:
             now = self.elapsed()
             with self._changed:
                 track = self._tracks[address]
-                track.state, track.version, track.attempt = event.new, event.version, event.attempt
-                if event.reason is Reason.LINK_LOST:
-                    track.drops += 1
-                    track.lost_at = now
-                if event.new is ConnectionState.CONNECTED:
-                    track.next_delay = None
-                    if track.lost_at is not None:
-                        track.survived += 1
-                        self.reconnect_times.append(now - track.lost_at)
-                        track.lost_at = None
+                # Versions only grow per device: an event at or below the last one seen
+                # is a repeat (a restarted actor re-announcing the state); count it, do
+                # not apply it twice.
+                repeat = event.version <= track.version
+                if repeat:
+                    self.repeated_events += 1
+                else:
+                    self._apply(track, event, now)
                 error = describe(event.error)
-                if error:
-                    track.last_error = error
-                self._changed.notify_all()
             text = f"{event.old.value} -> {event.new.value} ({event.reason.value})"
             if error:
                 text += f": {error}"
+            if repeat:
+                text += f" [repeated: version {event.version} was announced before]"
             self.events.put(Event(at=now, device=track.name, text=text, change=event))
 
         return on_state
+
+    def _apply(self, track: _Track, event: StateChanged, now: float) -> None:
+        track.state, track.version, track.attempt = event.new, event.version, event.attempt
+        if event.reason is Reason.LINK_LOST:
+            track.drops += 1
+            track.lost_at = now
+        if event.new is ConnectionState.CONNECTED:
+            track.next_delay = None
+            if track.lost_at is not None:
+                track.survived += 1
+                self.reconnect_times.append(now - track.lost_at)
+                track.lost_at = None
+        error = describe(event.error)
+        if error:
+            track.last_error = error
+        self._changed.notify_all()
 
     def notification_listener(self, address: str) -> Callable[[Notification], None]:
         """A subscriber callback for the device at ``address``; counts and checks identity.
@@ -291,6 +305,8 @@ class Summary:
     """Seconds from each link loss to the device's next CONNECTED."""
     restarts: int
     """Actors restarted by the supervisor."""
+    repeated_events: int
+    """State changes a listener was told twice (not counted twice)."""
     close_seconds: float
     close_clean: bool
     seed: int

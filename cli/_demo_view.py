@@ -192,6 +192,7 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             "p99": _ms(percentile(summary.reconnect_times, 0.99)),
         },
         "actor_restarts": summary.restarts,
+        "repeated_state_events": summary.repeated_events,
         "close_seconds": round(summary.close_seconds, 3),
         "close_clean": summary.close_clean,
         "seed": summary.seed,
@@ -239,9 +240,14 @@ def _figures(summary: Summary) -> Sequence[str]:
         if summary.passed
         else f"demo FAILED in {summary.elapsed:.1f} s: " + "; ".join(summary.problems())
     )
+    repeats = (
+        f" (listeners were told {summary.repeated_events} state change(s) twice)"
+        if summary.repeated_events
+        else ""
+    )
     return [
         reconnect,
-        f"actors restarted by the supervisor: {summary.restarts}",
+        f"actors restarted by the supervisor: {summary.restarts}{repeats}",
         f"runtime closed in {summary.close_seconds:.3f} s "
         f"({'clean' if summary.close_clean else 'NOT clean'}); seed {summary.seed}",
         verdict,

@@ -104,6 +104,7 @@ def run(args: argparse.Namespace, output: Output) -> ExitCode:
             devices=results,
             reconnect_times=tuple(model.reconnect_times),
             restarts=model.restarts,
+            repeated_events=model.repeated_events,
             close_seconds=report.elapsed,
             close_clean=report.clean,
             seed=seed,
