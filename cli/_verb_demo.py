@@ -113,10 +113,12 @@ def run(args: argparse.Namespace, output: Output) -> ExitCode:
         view.summary(summary)
         return ExitCode.OK if summary.passed else ExitCode.FAILED
     finally:
+        # On the way out early (Ctrl-C, a closed pipe) the runtime closes first: that
+        # fails every call still waiting at once, so the workers end without delay.
         stop.set()
-        _join(workers)
         if runtime is not None:
             runtime.close(_CLOSE_S)
+        _join(workers)
         air.close(timeout=_CLOSE_S)
 
 
@@ -284,7 +286,8 @@ def _settle(
 
 
 def _join(workers: list[threading.Thread]) -> None:
-    # Each worker's call is bounded by _OP_TIMEOUT_S; the runtime's close also fails it.
+    # Each worker's call is bounded by _OP_TIMEOUT_S, and fails at once once the runtime
+    # is closed.
     for worker in workers:
         worker.join(_OP_TIMEOUT_S + 1.0)
     workers.clear()

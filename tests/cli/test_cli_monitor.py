@@ -72,9 +72,17 @@ def test_monitor_utf8_format_shows_text(capsys: pytest.CaptureFixture[str]) -> N
     assert "state connecting -> connected (connected)" in ran.out
 
 
-def test_ctrl_c_ends_monitor_with_130_and_nothing_on_stderr() -> None:
+@pytest.mark.parametrize(
+    ("args", "started"),
+    [
+        (["monitor", ADDRESS, "--notify", "2a37", "--sim", "--json"], '"type":"notification"'),
+        (["demo", "--json"], '"type":"fault"'),
+    ],
+    ids=["monitor", "demo"],
+)
+def test_ctrl_c_ends_with_130_and_nothing_on_stderr(args: list[str], started: str) -> None:
     child = subprocess.Popen(
-        command("monitor", ADDRESS, "--notify", "2a37", "--sim", "--json"),
+        command(*args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -82,7 +90,7 @@ def test_ctrl_c_ends_monitor_with_130_and_nothing_on_stderr() -> None:
     )
     try:
         assert child.stdout is not None
-        while '"type":"notification"' not in child.stdout.readline():
+        while started not in child.stdout.readline():
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
         child.send_signal(signal.SIGINT)
         _out, err = child.communicate(timeout=15)  # the shutdown bound is about 4 s
