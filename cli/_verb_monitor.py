@@ -28,7 +28,7 @@ from blerun.cli._output import (
     timestamp,
     uuid_label,
 )
-from blerun.cli._session import Session, open_session, profile_spec
+from blerun.cli._session import CommandError, Session, open_session, profile_spec
 
 if TYPE_CHECKING:
     from blerun.sim import Peripheral, PeripheralCounters
@@ -52,6 +52,10 @@ class _Changed:
 
 def run(args: argparse.Namespace, output: Output) -> ExitCode:
     """Stream until Ctrl-C (exit 130), ``--duration`` or ``--count`` (exit 0)."""
+    if args.sim_drop_every is not None and not args.sim:
+        raise CommandError(
+            "--sim-drop-every needs --sim (it drops an emulated link)", ExitCode.USAGE
+        )
     as_json = output.json_mode or args.format == "json"
     specs = [profile_spec(args.sim_profile, args.address)] if args.sim else []
     arrivals: queue.Queue[_Received | _Changed] = queue.Queue()

@@ -58,6 +58,10 @@ def test_each_verb_has_help(capsys: pytest.CaptureFixture[str], verb: str) -> No
         (["monitor", "F0:00:00:00:00:01", "--notify", "2a37", "--count", "0"], "at least 1"),
         (["scan", "--timeout", "-1"], "positive number of seconds"),
         (["demo", "--devices", "many"], "not a whole number"),
+        (
+            ["monitor", "F0:00:00:00:00:01", "--notify", "2a37", "--sim-drop-every", "5"],
+            "needs --sim",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
