@@ -75,7 +75,8 @@ def emulated(specs: Sequence[PeripheralSpec], timeout: float) -> Iterator[Sessio
         try:
             peripherals = tuple(air.add_peripheral(spec) for spec in specs)
         except ValueError as exc:  # an address the emulator cannot take
-            raise CommandError(f"--sim: {exc}", ExitCode.USAGE) from None
+            hint = "emulated devices take random static addresses, e.g. F0:00:00:00:00:01"
+            raise CommandError(f"--sim: {exc}; {hint}", ExitCode.USAGE) from None
         runtime = Runtime(
             loop=air.loop,
             backend=air.client_backend,
