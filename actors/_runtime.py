@@ -1,98 +1,64 @@
-"""``Runtime``: owns the loop bridge, the router, the supervisor, and bounded shutdown.
+"""``Runtime``: owns the loop bridge, the router, the lanes, the supervisor, and shutdown.
 
-Construction does nothing but store options: the loop thread and the actors start on
-``start()`` (called by the context managers and by the first ``device()``).
+Construction does nothing but check and store options: the loop thread (unless one is
+borrowed), the callback lanes and the supervisor start on ``start()`` (called by the
+context managers and by the first ``device()``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import dataclasses
 import logging
-import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, final
 
 import pykka
 
 from blerun.actors._clock import Clock, LoopClock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
-from blerun.actors._errors import InvalidPolicy, RuntimeClosed, UsageError
 from blerun.actors._faults import FaultPlan
-from blerun.actors._link import Backend
+from blerun.actors._lanes import Lanes
+from blerun.actors._link import Backend, LinkOptions
 from blerun.actors._loop import LoopBridge
 from blerun.actors._metrics import Metrics, NoopMetrics
-from blerun.actors._notify import NotificationActor, NotifyCheckpoint
-from blerun.actors._options import DeviceOptions
 from blerun.actors._policy import ReconnectPolicy
-from blerun.actors._radio import RadioActor, RadioCheckpoint
-from blerun.actors._reconnect import ReconnectActor
 from blerun.actors._router import Router
+from blerun.actors._shutdown import stop_children
 from blerun.actors._supervisor import Stopping, SupervisorActor
-from blerun.actors._validate import check_timeout, normalize_address
-from blerun.messages import (
-    Address,
-    ChildSpec,
-    Close,
-    GroupSpec,
-    Poison,
-    Role,
-    Shutdown,
-    StartGroup,
-    StopGroup,
-    Strategy,
+from blerun.actors._validate import (
+    check_count,
+    check_timeout,
+    normalize_address,
+    normalize_uuid,
+    teardown_timeout,
 )
+from blerun.actors._values import CloseReport
+from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision, group_spec
+from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
+from blerun.messages import DeviceId, Poison, Role, Shutdown, StartGroup, StopGroup, Strategy
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class CloseReport:
-    """What ``close()`` achieved within its bound."""
-
-    clean: bool
-    """True if every actor stopped and every teardown finished in time."""
-    unjoined: tuple[str, ...]
-    """Actors that did not stop in time ("device/role"); their threads are daemons."""
-    pending_teardowns: int
-    """Disconnects still running on the loop when the bound expired."""
-    elapsed: float
-    """Seconds ``close()`` took."""
+_REORDER_WINDOW = 0.25
+"""Seconds a delayed notification batch is waited for (without a fault plan nothing is
+ever delayed between actors; with one, the plan's longest delay is added)."""
 
 
-def _wait_stopped(stoppings: list[Stopping], deadline: float) -> list[str]:
-    """Tell each RadioActor to close, ask every child to stop, join against one deadline."""
-    for stopping in stoppings:
-        if stopping.role is Role.RADIO:
-            with contextlib.suppress(pykka.ActorDeadError):
-                stopping.ref.tell(Close(request_id=None))
-    pending = [(s, s.ref.stop(block=False)) for s in stoppings]
-    unjoined: list[str] = []
-    for stopping, future in pending:
-        remaining = min(deadline - monotonic(), stopping.timeout)
-        try:
-            future.get(timeout=max(0.0, remaining))
-        except pykka.Timeout:
-            unjoined.append(f"{stopping.device}/{stopping.role.value}")
-        except pykka.ActorDeadError:
-            pass
-    return unjoined
-
-
+@final
 class Runtime:
     """The blerun runtime: devices, their actors, one supervisor, bounded shutdown.
 
     Args:
-        loop: Run bleak on this (running) event loop instead of a loop thread of the
-            runtime's own: pass it inside Jupyter, FastAPI, Home Assistant or a
-            simulator. The runtime never stops or closes a loop it was given.
+        loop: Run bleak (and the device actors) on this event loop instead of a loop
+            thread of the runtime's own: pass it inside Jupyter, FastAPI, Home Assistant
+            or a simulator. The runtime never stops or closes a loop it was given.
         policy: Default ``ReconnectPolicy`` for devices.
         backend: Default bleak backend class (``None``: the platform's).
         clock: Time source for every timer (``FakeClock`` in tests).
@@ -105,6 +71,10 @@ class Runtime:
         strategy: Restart strategy within a device group.
         restart_intensity: Restarts allowed per device within ``restart_period``.
         restart_period: Seconds of the restart-intensity window.
+        callback_threads: Worker threads that run user callbacks (each device's one at a
+            time, in order); a callback that blocks holds one of them.
+        callback_backlog: Notifications a device's callbacks may fall behind by; past it
+            the oldest are dropped and counted (``notifications_overflow``).
     """
 
     def __init__(
@@ -123,52 +93,78 @@ class Runtime:
         strategy: Strategy = Strategy.ONE_FOR_ONE,
         restart_intensity: int = 5,
         restart_period: float = 60.0,
+        callback_threads: int = 4,
+        callback_backlog: int = 10_000,
     ) -> None:
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise InvalidArgument("loop", "an asyncio event loop or None", loop)
+        if policy is not None and not isinstance(policy, ReconnectPolicy):
+            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
+        if faults is not None and not isinstance(faults, FaultPlan):
+            raise InvalidArgument("faults", "a FaultPlan or None", faults)
+        if not isinstance(strategy, Strategy):
+            raise InvalidArgument("strategy", "a Strategy", strategy)
         self._default_timeout = check_timeout(default_timeout, name="default_timeout")
         self._disconnect_timeout = check_timeout(disconnect_timeout, name="disconnect_timeout")
         self._close_timeout = check_timeout(close_timeout, name="close_timeout")
-        if restart_intensity < 0:
-            raise InvalidPolicy("Runtime.restart_intensity", ">= 0", restart_intensity)
+        check_count(restart_intensity, name="Runtime.restart_intensity", low=0)
         check_timeout(restart_period, name="restart_period")
+        self._rules = Supervision(
+            strategy=strategy, intensity=restart_intensity, period=restart_period
+        )
+        self._callback_threads = check_count(callback_threads, name="Runtime.callback_threads")
+        self._callback_backlog = check_count(callback_backlog, name="Runtime.callback_backlog")
         self._policy = policy or ReconnectPolicy()
         self._backend = backend
         self._clock_given = clock
         self._metrics: Metrics = metrics or NoopMetrics()
         self._faults = faults
         self._seed = seed
-        self._strategy = strategy
-        self._intensity = restart_intensity
-        self._period = restart_period
         self._bridge = LoopBridge(loop)
-        self._clock: Clock | None = None
-        self._router: Router | None = None
+        self._parts: RuntimeParts | None = None
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._closed = False
         self._report: CloseReport | None = None
         self._devices: dict[str, DeviceCore] = {}
+        self._epochs: dict[str, int] = {}
+        self._teardowns_failed_before_close = 0
         # One-time initialization: device() may call start() from several user threads.
-        self._starting = threading.Lock()
+        self._lock = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start the loop thread (unless borrowed) and the supervisor. Idempotent."""
-        with self._starting:
+        """Start the loop thread (unless borrowed), the lanes and the supervisor. Idempotent."""
+        with self._lock:
             if self._closed:
                 raise RuntimeClosed("the runtime is closed")
-            if self._router is not None:
+            if self._parts is not None:
                 return self
             self._bridge.start()
-            clock = self._clock_given or LoopClock(self._bridge.loop)
-            router = Router(clock=clock, metrics=self._metrics, faults=self._faults)
+            loop = self._bridge.loop
+            clock = self._clock_given or LoopClock(loop)
+            lanes = Lanes(
+                workers=self._callback_threads,
+                backlog=self._callback_backlog,
+                metrics=self._metrics,
+            )
+            router = Router(clock=clock, metrics=self._metrics, faults=self._faults, lanes=lanes)
             supervisor = SupervisorActor.start(router=router, clock=clock, metrics=self._metrics)
-            router.register(Address(device="", role=Role.SUPERVISOR), supervisor)
-            self._clock, self._router, self._supervisor = clock, router, supervisor
+            router.slot_for(None, Role.SUPERVISOR).attach(supervisor)
+            self._supervisor = supervisor
+            self._parts = RuntimeParts(
+                router=router,
+                clock=clock,
+                metrics=self._metrics,
+                bridge=self._bridge,
+                lanes=lanes,
+                loop=loop,
+            )
             return self
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop bleak runs on (started if needed)."""
+        """The event loop bleak and the device actors run on (started if needed)."""
         self.start()
         return self._bridge.loop
 
@@ -176,10 +172,10 @@ class Runtime:
     def closed(self) -> bool:
         return self._closed
 
-    def _parts(self) -> tuple[Router, Clock]:
+    def _running(self) -> RuntimeParts:
         self.start()
-        assert self._router is not None and self._clock is not None
-        return self._router, self._clock
+        assert self._parts is not None
+        return self._parts
 
     # --- devices ----------------------------------------------------------------------
 
@@ -190,19 +186,44 @@ class Runtime:
         policy: ReconnectPolicy | None = None,
         backend: Backend | None = None,
         timeout: float | None = None,
+        adapter: str | None = None,
+        pair: bool = False,
+        services: Iterable[object] | None = None,
+        bluez: Mapping[str, Any] | None = None,
+        winrt: Mapping[str, Any] | None = None,
     ) -> Device:
         """The blocking API of the device at ``target``; starts its actors.
 
         Args:
             target: A Bluetooth address (``"AA:BB:CC:DD:EE:FF"``, or a platform UUID on
-                macOS), or a device object from a bleak scan (anything with ``.address``).
+                macOS), or a device object from a scan (anything with ``.address``).
             policy: Its ``ReconnectPolicy`` (default: the runtime's).
             backend: Its bleak backend (default: the runtime's).
             timeout: Seconds to wait for its actors to start.
+            adapter: The local adapter to connect through ("hci1"; BlueZ).
+            pair: Pair before connecting (bleak's ``pair=``).
+            services: Only discover these service UUIDs (faster connects).
+            bluez: More BlueZ options for bleak, passed as is.
+            winrt: WinRT options for bleak, passed as is.
+
+        Raises:
+            UsageError: a bad argument, or the device is already managed with other options.
         """
-        core = self._add(target, policy, backend)
-        core.wait_started(self._default_timeout if timeout is None else check_timeout(timeout))
-        core.started.result()
+        core = self._add(
+            target,
+            policy=policy,
+            backend=backend,
+            adapter=adapter,
+            pair=pair,
+            services=services,
+            bluez=bluez,
+            winrt=winrt,
+        )
+        seconds = self._default_timeout if timeout is None else check_timeout(timeout)
+        try:
+            core.started.result(seconds)
+        except concurrent.futures.TimeoutError:
+            log.warning("the actors of %s are slow to start", core.address)
         return Device(core)
 
     def async_device(
@@ -211,181 +232,171 @@ class Runtime:
         *,
         policy: ReconnectPolicy | None = None,
         backend: Backend | None = None,
+        adapter: str | None = None,
+        pair: bool = False,
+        services: Iterable[object] | None = None,
+        bluez: Mapping[str, Any] | None = None,
+        winrt: Mapping[str, Any] | None = None,
     ) -> AsyncDevice:
-        """The async API of the device at ``target``; returns at once, never blocks.
+        """The async API of the device at ``target`` (arguments as ``device()``).
 
-        Its actors start in the background; the first awaited call waits for them.
+        Returns at once, never blocks: the actors start in the background and calls made
+        meanwhile wait for them.
         """
-        return AsyncDevice(self._add(target, policy, backend))
+        core = self._add(
+            target,
+            policy=policy,
+            backend=backend,
+            adapter=adapter,
+            pair=pair,
+            services=services,
+            bluez=bluez,
+            winrt=winrt,
+        )
+        return AsyncDevice(core)
 
     def _add(
-        self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None
+        self,
+        target: Any,
+        *,
+        policy: ReconnectPolicy | None,
+        backend: Backend | None,
+        adapter: str | None,
+        pair: bool,
+        services: Iterable[object] | None,
+        bluez: Mapping[str, Any] | None,
+        winrt: Mapping[str, Any] | None,
     ) -> DeviceCore:
-        raw = target if isinstance(target, str) else getattr(target, "address", target)
-        device = normalize_address(raw)
+        address, bleak_target = _resolve_target(target)
         if policy is not None and not isinstance(policy, ReconnectPolicy):
-            raise UsageError(f"policy must be a ReconnectPolicy, not {type(policy).__name__}")
-        router, clock = self._parts()
-        with self._starting:
-            existing = self._devices.get(device)
+            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
+        link = LinkOptions(
+            target=bleak_target,
+            backend=backend if backend is not None else self._backend,
+            disconnect_timeout=self._disconnect_timeout,
+            services=None if services is None else _uuids(services),
+            pair=_flag(pair, "pair"),
+            bluez={
+                **_options(bluez, "bluez"),
+                **({"adapter": _adapter(adapter)} if adapter else {}),
+            },
+            winrt=_options(winrt, "winrt"),
+        )
+        parts = self._running()
+        with self._lock:
+            if self._closed:
+                raise RuntimeClosed("the runtime is closed")
+            existing = self._devices.get(address)
             if existing is not None and existing.alive():
-                if (policy is not None and policy != existing.policy) or (
-                    backend is not None and backend is not existing.backend
+                # The same device may be named by another spelling or scan object.
+                same_target = dataclasses.replace(link, target=existing.options.link.target)
+                if (policy or existing.policy, same_target) != (
+                    existing.policy,
+                    existing.options.link,
                 ):
                     raise UsageError(
-                        f"device {device} is already managed with other options; "
+                        f"device {address} is already managed with other options; "
                         "use the Device you got first, or remove() it"
                     )
                 return existing
-            core = self._start_group(
+            epoch = self._epochs.get(address, 0) + 1
+            self._epochs[address] = epoch
+            device = DeviceId(address=address, epoch=epoch)
+            reorder = _REORDER_WINDOW + (self._faults.max_delay * 2 if self._faults else 0.0)
+            options = DeviceOptions(
                 device=device,
-                target=target,
-                policy=policy,
-                backend=backend,
-                router=router,
-                clock=clock,
+                link=link,
+                policy=policy or self._policy,
+                rng_seed=self._seed,
+                reorder_window=reorder,
             )
-            self._devices[device] = core
-            return core
-
-    def _start_group(
-        self,
-        *,
-        device: str,
-        target: Any,
-        policy: ReconnectPolicy | None,
-        backend: Backend | None,
-        router: Router,
-        clock: Clock,
-    ) -> DeviceCore:
-        options = DeviceOptions(
-            device=device,
-            target=target,
-            backend=backend if backend is not None else self._backend,
-            policy=policy or self._policy,
-            disconnect_timeout=self._disconnect_timeout,
-            rng_seed=self._seed,
-        )
-        request_id, started = router.request()
-        router.tell(
-            Address(device="", role=Role.SUPERVISOR),
-            StartGroup(request_id=request_id, spec=self._group_spec(options, router, clock)),
-        )
-        return DeviceCore(
-            device=device,
-            router=router,
-            bridge=self._bridge,
-            started=started,
-            default_timeout=self._default_timeout,
-            policy=options.policy,
-            backend=options.backend,
-        )
-
-    def _group_spec(self, options: DeviceOptions, router: Router, clock: Clock) -> GroupSpec:
-        device, metrics, bridge = options.device, self._metrics, self._bridge
-        seed = options.rng_seed
-
-        def notify(checkpoint: object | None, generation: int) -> Any:
-            return NotificationActor.start(
-                device=device,
-                router=router,
-                metrics=metrics,
-                checkpoint=checkpoint if isinstance(checkpoint, NotifyCheckpoint) else None,
-                generation=generation,
+            router = parts.router
+            hub = router.open_group(device)
+            request_id, started = router.request()
+            spec = group_spec(options, hub, parts, self._rules)
+            router.slot_for(None, Role.SUPERVISOR).tell(
+                StartGroup(request_id=request_id, spec=spec)
             )
-
-        def reconnect(_checkpoint: object | None, generation: int) -> Any:
-            rng = (
-                random.Random(f"{seed}:{device}:{generation}")
-                if seed is not None
-                else random.Random()
-            )
-            return ReconnectActor.start(
-                device=device,
-                policy=options.policy,
-                router=router,
-                clock=clock,
-                metrics=metrics,
-                rng=rng,
-                generation=generation,
-            )
-
-        def radio(checkpoint: object | None, generation: int) -> Any:
-            return RadioActor.start(
+            core = DeviceCore(
                 options=options,
+                hub=hub,
                 router=router,
-                bridge=bridge,
-                clock=clock,
-                metrics=metrics,
-                checkpoint=checkpoint if isinstance(checkpoint, RadioCheckpoint) else None,
-                generation=generation,
+                bridge=self._bridge,
+                lane=parts.lanes.lane(str(device), address),
+                started=started,
+                default_timeout=self._default_timeout,
             )
-
-        # Started in this order, stopped in reverse: the radio goes first at shutdown, so
-        # its teardown starts while its peers can still take its last events.
-        return GroupSpec(
-            device=device,
-            children=(
-                ChildSpec(role=Role.NOTIFY, factory=notify),
-                ChildSpec(role=Role.RECONNECT, factory=reconnect),
-                ChildSpec(role=Role.RADIO, factory=radio),
-            ),
-            strategy=self._strategy,
-            intensity=self._intensity,
-            period=self._period,
-        )
+            self._devices[address] = core
+            return core
 
     def remove(self, device: Device | AsyncDevice, timeout: float = 5.0) -> list[str]:
         """Close one device: tear its link down and stop its actors, within ``timeout``.
 
-        Returns the actors that did not stop in time. Never raises for a device that is
-        already gone.
+        Its listeners hear CLOSED; its handles stay closed (``RuntimeClosed``), even if
+        the address is added again. Returns what did not stop in time. Never raises.
         """
-        router, _ = self._parts()
-        deadline = monotonic() + check_timeout(timeout)
+        core = device._core
+        deadline = monotonic() + teardown_timeout(timeout, 5.0)
+        if core.removed or self._parts is None:
+            return []
+        core.removed = True
+        router = self._parts.router
         request_id, future = router.request()
-        router.tell(
-            Address(device="", role=Role.SUPERVISOR),
-            StopGroup(request_id=request_id, device=device.address),
+        router.slot_for(None, Role.SUPERVISOR).tell(
+            StopGroup(request_id=request_id, device=core.device)
         )
         try:
             stoppings = future.result(max(0.0, deadline - monotonic()))
-        except concurrent.futures.TimeoutError:
+        except (concurrent.futures.TimeoutError, RuntimeClosed):
             router.forget(request_id)
             return ["supervisor"]
         assert isinstance(stoppings, list)
-        return _wait_stopped(stoppings, deadline)
+        unjoined = stop_children(
+            stoppings, router, deadline, wait=not self._bridge.in_loop_thread()
+        )
+        router.forget_group(core.device, RuntimeClosed(f"device {core.address} was removed"))
+        with self._lock:
+            if self._devices.get(core.address) is core:
+                del self._devices[core.address]
+        return unjoined
 
     # --- fault injection ----------------------------------------------------------------
 
     def crash(self, device: Device | AsyncDevice, role: Role, note: str = "") -> None:
         """Make one actor of ``device`` crash, as a bug would (fault injection)."""
-        router, _ = self._parts()
-        router.tell(Address(device=device.address, role=role), Poison(note=note))
+        core = device._core
+        self._running().router.slot_for(core.device, role).tell(Poison(note=note))
 
     # --- shutdown ---------------------------------------------------------------------
 
     def close(self, timeout: float | None = None) -> CloseReport:
         """Stop every device and actor within ``timeout`` seconds; idempotent, never raises.
 
-        New calls get ``RuntimeClosed`` from the moment this starts. Links are torn down
-        without waiting on them past the bound; what could not be joined is reported in
-        the returned ``CloseReport``, not waited for.
+        New calls get ``RuntimeClosed`` from the moment this starts; every listener hears
+        its device's CLOSED. Links are torn down without waiting on them past the bound;
+        what could not be joined is reported in the returned ``CloseReport``, not waited
+        for. A negative or NaN ``timeout`` counts as 0 (close now, wait for nothing).
         """
         if self._report is not None:
             return self._report
-        seconds = self._close_timeout if timeout is None else check_timeout(timeout)
         started_at = monotonic()
-        deadline = started_at + seconds
-        self._closed = True
-        router, supervisor = self._router, self._supervisor
+        deadline = started_at + teardown_timeout(timeout, self._close_timeout)
+        with self._lock:
+            self._closed = True
+        self._teardowns_failed_before_close = self._bridge.teardowns_failed
+        parts, supervisor = self._parts, self._supervisor
         unjoined: list[str] = []
         pending_teardowns = 0
-        if router is not None and supervisor is not None:
+        on_loop = self._bridge.in_loop_thread()
+        if parts is not None and supervisor is not None:
+            router = parts.router
             router.closed = True
-            unjoined = self._stop_actors(router, supervisor, deadline)
+            unjoined = self._stop_actors(router, supervisor, deadline, wait=not on_loop)
             router.fail_pending(RuntimeClosed("the runtime is closed"))
-            pending_teardowns = self._drain(deadline)
+            reserve = min(0.1, 0.2 * max(0.0, deadline - monotonic()))
+            unjoined += parts.lanes.close(deadline - reserve)
+            if not on_loop:
+                pending_teardowns = self._drain(deadline - reserve)
         if not self._bridge.close(max(0.0, deadline - monotonic())):
             unjoined.append("loop")
         self._report = CloseReport(
@@ -399,10 +410,10 @@ class Runtime:
         return self._report
 
     def _stop_actors(
-        self, router: Router, supervisor: pykka.ActorRef[Any], deadline: float
+        self, router: Router, supervisor: pykka.ActorRef[Any], deadline: float, *, wait: bool
     ) -> list[str]:
         request_id, future = router.request()
-        router.tell(Address(device="", role=Role.SUPERVISOR), Shutdown(request_id=request_id))
+        router.slot_for(None, Role.SUPERVISOR).tell(Shutdown(request_id=request_id))
         stoppings: list[Stopping] = []
         unjoined: list[str] = []
         try:
@@ -411,7 +422,9 @@ class Runtime:
             stoppings = result
         except concurrent.futures.TimeoutError:
             unjoined.append("supervisor")
-        unjoined += _wait_stopped(stoppings, deadline)
+        unjoined += stop_children(stoppings, router, deadline, wait=wait)
+        for device in {s.device for s in stoppings}:
+            router.forget_group(device, RuntimeClosed("the runtime is closed"))
         stop = supervisor.stop(block=False)
         try:
             stop.get(timeout=max(0.0, deadline - monotonic()))
@@ -421,16 +434,12 @@ class Runtime:
         return unjoined
 
     def _drain(self, deadline: float) -> int:
-        """Give the links' teardowns most of the rest of the bound; returns how many still run.
-
-        A tenth of the bound (at most 0.1 s) is kept for stopping the loop thread.
-        """
-        if self._bridge.in_loop_thread():
-            return 0  # the caller's loop runs them once we return
-        reserve = min(0.1, 0.1 * max(0.0, deadline - monotonic()))
-        remaining = max(0.0, deadline - monotonic() - reserve)
+        """Give the link teardowns what is left of the bound; returns how many did not end
+        cleanly (still running, or gave up)."""
+        remaining = max(0.0, deadline - monotonic())
         done: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._bridge.submit(lambda: self._bridge.drain(remaining), lambda f: _copy(f, done))
+        since = self._teardowns_failed_before_close
+        self._bridge.submit(lambda: self._bridge.drain(remaining, since), lambda f: _copy(f, done))
         try:
             return done.result(remaining + 0.05)
         except (concurrent.futures.TimeoutError, RuntimeClosed, concurrent.futures.CancelledError):
@@ -463,6 +472,42 @@ class Runtime:
         await self.aclose()
 
 
+def _resolve_target(target: Any) -> tuple[str, Any]:
+    """The normalized address, and what bleak connects to (the address or a scan result)."""
+    if isinstance(target, str):
+        return normalize_address(target), target.strip()
+    address = getattr(target, "address", None)
+    if address is None:
+        raise InvalidArgument("target", "an address or a device from a scan", target)
+    return normalize_address(address), target
+
+
+def _uuids(values: Iterable[object]) -> tuple[str, ...]:
+    if isinstance(values, str | bytes):
+        raise InvalidArgument("services", "an iterable of service UUIDs", values)
+    return tuple(normalize_uuid(v, name="services") for v in values)
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(name, "True or False", value)
+    return value
+
+
+def _options(value: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InvalidArgument(name, "a mapping of option names to values", value)
+    return dict(value)
+
+
+def _adapter(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPolicy("adapter", "a non-empty adapter name like 'hci0'", value)
+    return value.strip()
+
+
 def _copy(source: concurrent.futures.Future[int], target: concurrent.futures.Future[int]) -> None:
     if source.cancelled():
         target.cancel()
@@ -473,25 +518,14 @@ def _copy(source: concurrent.futures.Future[int], target: concurrent.futures.Fut
 
 
 async def _off_loop(fn: Callable[[], T]) -> T:
-    """Run a bounded blocking call on a daemon thread and await its result."""
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[T] = loop.create_future()
-
-    def settle(value: T | None, error: BaseException | None) -> None:
-        if result.done():
-            return
-        if error is not None:
-            result.set_exception(error)
-        else:
-            result.set_result(value)  # type: ignore[arg-type]
+    """Run ``fn`` on a short-lived daemon thread and await its result."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:
         try:
-            value = fn()
-        except Exception as exc:  # noqa: BLE001 -- handed back to the awaiting coroutine
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
+            future.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting caller
+            future.set_exception(exc)
 
     threading.Thread(target=run, name="blerun-close", daemon=True).start()
-    return await result
+    return await asyncio.wrap_future(future)

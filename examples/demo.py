@@ -19,15 +19,8 @@ import logging
 import threading
 import time
 
-from blerun.actors import (
-    Device,
-    InMemoryMetrics,
-    Notification,
-    ReconnectPolicy,
-    Role,
-    Runtime,
-    StateChanged,
-)
+from blerun.actors import Device, Notification, ReconnectPolicy, Runtime, StateChanged
+from blerun.messages import Role
 from blerun.sim import (
     HEART_RATE_MEASUREMENT,
     NUS_RX,
@@ -40,6 +33,7 @@ from blerun.sim import (
     sensor,
     uart_device,
 )
+from blerun.testing import InMemoryMetrics
 
 POLICY = ReconnectPolicy(initial=0.02, multiplier=2.0, cap=0.2, jitter=0.2)
 

@@ -1,9 +1,9 @@
 """The SupervisorActor's protocol: device groups, child deaths, checkpoints, shutdown.
 
 Supervision follows OTP: a group is started from frozen child specs, children start in
-order and stop in reverse, and a child reports its own death (from pykka's
-``on_failure``). pykka cannot restart an actor, so a restart is a new actor from the
-spec's factory, handed the last checkpoint its predecessor sent.
+order and stop in reverse, and a child reports its own death (``ChildFailed``). pykka
+cannot restart an actor, so a restart is a new actor from the spec's factory, handed the
+last checkpoint its predecessor sent.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from typing import Any
 
 import pykka
 
-from blerun.messages.common import GetStats, Role
+from blerun.messages.common import DeviceId, GetStats, Role
 
 
 class Restart(enum.Enum):
-    """When a dead child is restarted (OTP's restart values)."""
+    """Whether a dead child is restarted (OTP's restart values; every death is an error)."""
 
     PERMANENT = "permanent"
-    """Always."""
-    TRANSIENT = "transient"
-    """Only when it died of an error (every death reported here is one)."""
+    """Always, within the group's restart intensity."""
     TEMPORARY = "temporary"
     """Never; the group escalates instead."""
 
@@ -56,8 +54,8 @@ class ChildSpec:
 class GroupSpec:
     """A device group: its children in start order and its restart rules."""
 
-    device: str
-    """The device id."""
+    device: DeviceId
+    """The group's identity."""
     children: tuple[ChildSpec, ...]
     """Started in this order, stopped in reverse."""
     strategy: Strategy = Strategy.ONE_FOR_ONE
@@ -80,19 +78,19 @@ class StartGroup:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StopGroup:
-    """Stop one device group; answered with the refs to join (newest first)."""
+    """Stop one device group; answered with the children to join (newest first)."""
 
     request_id: int
     """Where the answer goes."""
-    device: str
+    device: DeviceId
     """The group to stop."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ChildFailed:
-    """From a dying child's ``on_failure``: it is gone, restart it by the rules."""
+    """From a dying child: it is gone, restart it by the rules."""
 
-    device: str
+    device: DeviceId
     """Its group."""
     role: Role
     """Which child."""
@@ -104,14 +102,28 @@ class ChildFailed:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Checkpoint:
-    """A child's durable state (user wishes), kept by the supervisor for its successor."""
+    """A child's durable state (the user's wishes), kept by the supervisor for a successor.
 
-    device: str
+    Sent only when the wish changes (a subscription added, ``connect()`` called), never
+    per transition: state and versions are published, and the successor reads them there.
+    """
+
+    device: DeviceId
     """Its group."""
     role: Role
     """Which child."""
     data: object
     """Opaque to the supervisor; the child's factory understands it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Escalating:
+    """Handed to a child's factory instead of its checkpoint: start only to end the group."""
+
+    checkpoint: object
+    """The checkpoint the child would have been started from."""
+    error: BaseException
+    """Why the group ends (a ``DeviceFailed``)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,3 +136,6 @@ class Shutdown:
 
 SupervisorCommand = StartGroup | StopGroup | ChildFailed | Checkpoint | Shutdown | GetStats
 """Everything the SupervisorActor accepts."""
+
+LIFECYCLE = (StartGroup, StopGroup, ChildFailed, Checkpoint, Shutdown)
+"""Supervision messages: a fault plan touches them only when a rule names them."""

@@ -6,16 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from blerun.actors import (
-    UNDECODABLE,
-    CharacteristicNotFound,
-    ConnectionState,
-    InMemoryMetrics,
-    Notification,
-    NotSupported,
-    ReconnectPolicy,
-    Runtime,
-)
+from blerun.actors import UNDECODABLE, ConnectionState, Notification, ReconnectPolicy, Runtime
+from blerun.actors.errors import CharacteristicNotFound, NotSupported
+from blerun.testing import InMemoryMetrics
 
 from helpers import Collector, StateRecorder
 from scripted import HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
@@ -178,7 +171,7 @@ def test_bad_subscriptions_are_refused_at_the_call(
     dev.connect(timeout=5)
     with pytest.raises(CharacteristicNotFound) as missing:
         dev.subscribe("2a99", print)
-    assert missing.value.char_uuid == "00002a99-0000-1000-8000-00805f9b34fb"
+    assert missing.value.uuid == "00002a99-0000-1000-8000-00805f9b34fb"
     with pytest.raises(NotSupported) as unsupported:
         dev.subscribe(SENSOR, print)
     assert unsupported.value.needed == "indicate or notify"

@@ -18,7 +18,6 @@ from blerun.actors import (
     AttemptInfo,
     ConnectionState,
     Device,
-    FakeClock,
     Jitter,
     Notification,
     ReconnectPolicy,
@@ -31,6 +30,7 @@ from blerun.sim import (
     heart_rate_monitor,
     parse_heart_rate_measurement,
 )
+from blerun.testing import FakeClock
 
 from helpers import StateRecorder, start_connect
 
