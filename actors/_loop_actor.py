@@ -51,6 +51,10 @@ class LoopInbox:
         # and re-checked after clearing, so mail is never stranded between threads.
         self._scheduled = False
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop
+
     def bind(self, loop: asyncio.AbstractEventLoop, drain: Callable[[], None]) -> None:
         self._loop, self._drain = loop, drain
         self._scheduled = True
@@ -219,3 +223,19 @@ def on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def abandon_actors_of(loop: asyncio.AbstractEventLoop) -> int:
+    """Give up on the loop actors of ``loop``, which will never run again (stopped).
+
+    Each is unregistered and marked stopped, so nothing waits for it or sends to it.
+    Returns how many there were.
+    """
+    count = 0
+    for ref in pykka.ActorRegistry.get_all():
+        inbox = ref.actor_inbox
+        if isinstance(inbox, LoopInbox) and inbox.loop is loop:
+            pykka.ActorRegistry.unregister(ref)
+            ref.actor_stopped.set()
+            count += 1
+    return count

@@ -25,6 +25,7 @@ from blerun.actors._faults import FaultPlan
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import Backend, LinkOptions
 from blerun.actors._loop import LoopBridge
+from blerun.actors._loop_actor import abandon_actors_of
 from blerun.actors._metrics import Metrics, NoopMetrics
 from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._router import Router
@@ -399,6 +400,10 @@ class Runtime:
                 pending_teardowns = self._drain(deadline - reserve)
         if not self._bridge.close(max(0.0, deadline - monotonic())):
             unjoined.append("loop")
+        if self._bridge.owns_loop and parts is not None:
+            # The loop is stopped: an actor that did not get to its stop never will.
+            if abandon_actors_of(parts.loop) and not unjoined:
+                unjoined.append("loop")
         self._report = CloseReport(
             clean=not unjoined and not pending_teardowns,
             unjoined=tuple(unjoined),
