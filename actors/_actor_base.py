@@ -18,10 +18,12 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from blerun.actors._clock import Clock
+from blerun.actors._hub import DeviceHub
 from blerun.actors._lanes import Lane
 from blerun.actors._loop_actor import LoopActor
 from blerun.actors._metrics import Metrics
-from blerun.actors._router import DeviceHub, Router, Slot
+from blerun.actors._router import Router
+from blerun.actors._slot import Slot
 from blerun.actors.errors import InjectedCrash, InternalError
 from blerun.messages import ChildFailed, DeviceId, GetStats, Poison, Role
 

@@ -15,8 +15,8 @@ from typing import Any
 from blerun.actors._clock import Clock, Timer
 from blerun.actors._link import BleakLink, LinkOptions
 from blerun.actors._loop import LoopBridge
-from blerun.actors._router import Slot
 from blerun.actors._sink import SessionSink
+from blerun.actors._slot import Slot
 from blerun.actors.errors import ConnectFailed
 from blerun.messages import AttemptDeadline, AttemptDone, LinkLost, ServicesSnapshot
 

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, final
 
+from blerun.actors import _plans as plans
 from blerun.actors._device_core import TOKENS as _TOKENS
 from blerun.actors._device_core import DecodeErrors, DeviceCore
 from blerun.actors._subscription import AsyncSubscription, NotificationStream, Subscription
@@ -122,7 +123,7 @@ class Device(_Facade):
             GaveUp: the reconnect policy is spent.
             RuntimeClosed: the runtime or the device is closed.
         """
-        self._core.call(self._core.connect(timeout))
+        self._core.call(plans.connect(self._core, timeout))
 
     def disconnect(self, timeout: float | None = _DISCONNECT_TIMEOUT) -> None:
         """Take the link down and stop reconnecting. Idempotent; never raises.
@@ -138,7 +139,7 @@ class Device(_Facade):
             core.tell(Role.RADIO, Disconnect(request_id=0))  # cannot wait on this thread
             return
         try:
-            core.call(core.disconnect(seconds))
+            core.call(plans.disconnect(core, seconds))
         except BleRuntimeError as exc:
             log.info("disconnect of %s: %s", self.address, exc, extra={"device": self.address})
 
@@ -149,7 +150,7 @@ class Device(_Facade):
             ConnectTimeout: not within ``timeout``.
             GaveUp / DeviceFailed: the device went FAILED while waiting.
         """
-        self._core.call(self._core.wait_connected(timeout))
+        self._core.call(plans.wait_connected(self._core, timeout))
 
     def read(self, uuid: object, *, timeout: float | None = None, retry: bool = False) -> bytes:
         """Read a characteristic.
@@ -160,7 +161,7 @@ class Device(_Facade):
             retry: Wait out link losses (the device reconnects under its policy) until
                 ``timeout``, instead of failing with ``NotConnected``/``Disconnected``.
         """
-        return _bytes(self._core.call(self._core.read(uuid, timeout, retry)))
+        return _bytes(self._core.call(plans.read(self._core, uuid, timeout, retry)))
 
     def write(
         self,
@@ -176,7 +177,7 @@ class Device(_Facade):
         ``retry=True`` waits out link losses and may repeat a write whose outcome was
         lost with the link (at-least-once).
         """
-        plan = self._core.write(uuid, data, response=response, timeout=timeout, retry=retry)
+        plan = plans.write(self._core, uuid, data, response=response, timeout=timeout, retry=retry)
         self._core.call(plan)
 
     def subscribe(
@@ -203,8 +204,8 @@ class Device(_Facade):
             timeout: Seconds to wait for the backend when connected now.
         """
         core = self._core
-        sub = core.subscribe(
-            uuid, callback, decode=decode, on_decode_error=on_decode_error, timeout=timeout
+        sub = plans.subscribe(
+            core, uuid, callback, decode=decode, on_decode_error=on_decode_error, timeout=timeout
         )
         core.call(sub.plan)
         return Subscription(core, sub.token, sub.uuid, sub.cancelled)
@@ -220,12 +221,12 @@ class Device(_Facade):
         Raises:
             NotConnected: the link is not up.
         """
-        return _services(self._core.call(self._core.get_services(timeout)))
+        return _services(self._core.call(plans.get_services(self._core, timeout)))
 
     def statistics(self, timeout: float | None = None) -> DeviceStatistics:
         """The device's counters, from its three actors and its callback lane."""
         core = self._core
-        return core.combine_statistics([core.call(p) for p in core.statistics(timeout)])
+        return core.combine_statistics([core.call(p) for p in plans.statistics(core, timeout)])
 
 
 @final
@@ -238,7 +239,7 @@ class AsyncDevice(_Facade):
 
     async def connect(self, timeout: float | None = 30.0) -> None:
         """See ``Device.connect``."""
-        await self._core.acall(self._core.connect(timeout))
+        await self._core.acall(plans.connect(self._core, timeout))
 
     async def disconnect(self, timeout: float | None = _DISCONNECT_TIMEOUT) -> None:
         """See ``Device.disconnect``; never raises."""
@@ -246,19 +247,19 @@ class AsyncDevice(_Facade):
         if seconds is None:
             return
         try:
-            await self._core.acall(self._core.disconnect(seconds))
+            await self._core.acall(plans.disconnect(self._core, seconds))
         except BleRuntimeError as exc:
             log.info("disconnect of %s: %s", self.address, exc, extra={"device": self.address})
 
     async def wait_connected(self, timeout: float | None = 30.0) -> None:
         """See ``Device.wait_connected``."""
-        await self._core.acall(self._core.wait_connected(timeout))
+        await self._core.acall(plans.wait_connected(self._core, timeout))
 
     async def read(
         self, uuid: object, *, timeout: float | None = None, retry: bool = False
     ) -> bytes:
         """See ``Device.read``."""
-        return _bytes(await self._core.acall(self._core.read(uuid, timeout, retry)))
+        return _bytes(await self._core.acall(plans.read(self._core, uuid, timeout, retry)))
 
     async def write(
         self,
@@ -270,7 +271,7 @@ class AsyncDevice(_Facade):
         retry: bool = False,
     ) -> None:
         """See ``Device.write``."""
-        plan = self._core.write(uuid, data, response=response, timeout=timeout, retry=retry)
+        plan = plans.write(self._core, uuid, data, response=response, timeout=timeout, retry=retry)
         await self._core.acall(plan)
 
     async def subscribe(
@@ -284,8 +285,8 @@ class AsyncDevice(_Facade):
     ) -> AsyncSubscription:
         """See ``Device.subscribe``; the callback runs on the device's callback lane."""
         core = self._core
-        sub = core.subscribe(
-            uuid, callback, decode=decode, on_decode_error=on_decode_error, timeout=timeout
+        sub = plans.subscribe(
+            core, uuid, callback, decode=decode, on_decode_error=on_decode_error, timeout=timeout
         )
         await core.acall(sub.plan)
         return AsyncSubscription(core, sub.token, sub.uuid, sub.cancelled)
@@ -303,12 +304,14 @@ class AsyncDevice(_Facade):
 
     async def get_services(self, timeout: float | None = None) -> ServicesSnapshot:
         """See ``Device.get_services`` (``timeout`` is deprecated and still honoured)."""
-        return _services(await self._core.acall(self._core.get_services(timeout)))
+        return _services(await self._core.acall(plans.get_services(self._core, timeout)))
 
     async def statistics(self, timeout: float | None = None) -> DeviceStatistics:
         """See ``Device.statistics``."""
         core = self._core
-        return core.combine_statistics([await core.acall(p) for p in core.statistics(timeout)])
+        return core.combine_statistics(
+            [await core.acall(p) for p in plans.statistics(core, timeout)]
+        )
 
 
 def _ignore(_note: Any) -> None:

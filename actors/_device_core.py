@@ -15,17 +15,16 @@ import dataclasses
 import itertools
 import logging
 import threading
-import warnings
 from collections.abc import Callable
 from typing import Literal
 
-from blerun.actors._capability import check_op, write_op
+from blerun.actors._capability import check_op
+from blerun.actors._hub import DeviceHub, DeviceSnapshot
 from blerun.actors._lanes import Lane
 from blerun.actors._loop import LoopBridge
 from blerun.actors._policy import ReconnectPolicy
-from blerun.actors._router import DeviceHub, DeviceSnapshot, Router
+from blerun.actors._router import Router
 from blerun.actors._validate import (
-    as_payload,
     check_callable,
     check_timeout,
     normalize_uuid,
@@ -47,19 +46,9 @@ from blerun.actors.errors import (
     WrongThread,
 )
 from blerun.messages import (
-    Connect,
-    ConnectionState,
     DeviceId,
-    Disconnect,
     GattOp,
-    GetServices,
-    GetStats,
-    Read,
     Role,
-    Subscribe,
-    Unsubscribe,
-    WaitForState,
-    Write,
 )
 
 log = logging.getLogger(__name__)
@@ -208,148 +197,6 @@ class DeviceCore:
             "policy until disconnect())",
             seconds,
         )
-
-    # --- the calls ----------------------------------------------------------------------
-
-    def connect(self, timeout: float | None) -> Plan:
-        seconds = self.seconds(timeout)
-        return Plan(
-            "connect",
-            Role.RADIO,
-            seconds,
-            lambda rid: Connect(request_id=rid),
-            self.connect_timeout(seconds),
-        )
-
-    def disconnect(self, seconds: float) -> Plan:
-        return Plan(
-            "disconnect",
-            Role.RADIO,
-            seconds,
-            lambda rid: Disconnect(request_id=rid),
-            self.op_timeout("disconnect", seconds),
-        )
-
-    def wait_connected(self, timeout: float | None) -> Plan:
-        seconds = self.seconds(timeout)
-        states = frozenset({ConnectionState.CONNECTED})
-        return Plan(
-            "wait_connected",
-            Role.RADIO,
-            seconds,
-            lambda rid: WaitForState(request_id=rid, states=states),
-            self.connect_timeout(seconds),
-        )
-
-    def read(self, uuid: object, timeout: float | None, retry: bool) -> Plan:
-        checked = self.uuid(uuid, GattOp.READ)
-        seconds = self.seconds(timeout)
-        return Plan(
-            "read",
-            Role.RADIO,
-            seconds,
-            lambda rid: Read(request_id=rid, uuid=checked, retry=retry, timeout=seconds),
-            self.op_timeout(f"read of {checked}", seconds),
-        )
-
-    def write(
-        self, uuid: object, data: object, *, response: bool, timeout: float | None, retry: bool
-    ) -> Plan:
-        payload = as_payload(data)
-        checked = self.uuid(uuid, write_op(response), payload)
-        seconds = self.seconds(timeout)
-        return Plan(
-            "write",
-            Role.RADIO,
-            seconds,
-            lambda rid: Write(
-                request_id=rid,
-                uuid=checked,
-                data=payload,
-                response=response,
-                retry=retry,
-                timeout=seconds,
-            ),
-            self.op_timeout(f"write to {checked}", seconds),
-        )
-
-    def subscribe(
-        self,
-        uuid: object,
-        callback: Callable[..., None],
-        *,
-        decode: Callable[[bytes], object] | None,
-        on_decode_error: DecodeErrors,
-        timeout: float | None,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> SubscribePlan:
-        checked = self.check_subscriber(uuid, callback, decode, on_decode_error)
-        seconds = self.seconds(timeout)
-        token, cancelled = next(TOKENS), threading.Event()
-        plan = Plan(
-            "subscribe",
-            Role.NOTIFY,
-            seconds,
-            lambda rid: Subscribe(
-                request_id=rid,
-                token=token,
-                uuid=checked,
-                callback=callback,
-                decode=decode,
-                skip_undecodable=on_decode_error == "skip",
-                cancelled=cancelled,
-                loop=loop,
-            ),
-            self.op_timeout(f"subscribe to {checked}", seconds),
-        )
-        return SubscribePlan(plan, token, checked, cancelled)
-
-    def unsubscribe(self, token: int, seconds: float) -> Plan:
-        return Plan(
-            "unsubscribe",
-            Role.NOTIFY,
-            seconds,
-            lambda rid: Unsubscribe(request_id=rid, token=token),
-            self.op_timeout("unsubscribe", seconds),
-        )
-
-    def get_services(self, timeout: float | None) -> Plan:
-        seconds = self.default_timeout
-        if timeout is not None:
-            warnings.warn(
-                "get_services(timeout=...) is deprecated: services are discovered while "
-                "connecting, so there is nothing left to wait for; the timeout is still "
-                "honoured",
-                DeprecationWarning,
-                stacklevel=3,
-            )
-            if not self.deprecation_logged:
-                self.deprecation_logged = True
-                log.warning(
-                    "get_services(timeout=...) is deprecated; drop the argument",
-                    extra={"device": self.address},
-                )
-            seconds = check_timeout(timeout)
-        return Plan(
-            "get_services",
-            Role.RADIO,
-            seconds,
-            lambda rid: GetServices(request_id=rid),
-            self.op_timeout("get_services", seconds),
-        )
-
-    def statistics(self, timeout: float | None) -> list[Plan]:
-        seconds = self.seconds(timeout)
-        return [
-            Plan(
-                "statistics",
-                role,
-                seconds,
-                lambda rid: GetStats(request_id=rid),
-                self.op_timeout("statistics", seconds),
-            )
-            for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY)
-        ]
 
     def combine_statistics(self, parts: list[object]) -> DeviceStatistics:
         radio, reconnect, notify = parts

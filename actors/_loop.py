@@ -215,3 +215,17 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+async def off_loop(fn: Callable[[], T]) -> T:
+    """Run a blocking ``fn`` on a short-lived daemon thread and await its result."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="blerun-close", daemon=True).start()
+    return await asyncio.wrap_future(future)

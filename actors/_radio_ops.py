@@ -18,7 +18,7 @@ from blerun.actors._attempt import Session, outcome
 from blerun.actors._capability import check_op, write_op
 from blerun.actors._loop import LoopBridge
 from blerun.actors._operations import Op, OperationTable
-from blerun.actors._router import Slot
+from blerun.actors._slot import Slot
 from blerun.actors.errors import BleRuntimeError, Disconnected, NotConnected, OperationTimeout
 from blerun.messages import (
     GattOp,

@@ -16,19 +16,16 @@ group's actors and, through the device's callback lane, to the user's listeners.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
-
-import pykka
 
 from blerun.actors._clock import Clock
 from blerun.actors._faults import FaultKind, FaultPlan
+from blerun.actors._hub import DeviceHub, DeviceSnapshot
 from blerun.actors._lanes import Lanes
 from blerun.actors._metrics import Metrics
+from blerun.actors._slot import Slot
 from blerun.actors.errors import BleRuntimeError, RuntimeClosed
 from blerun.messages import (
     ConnectionState,
@@ -37,156 +34,10 @@ from blerun.messages import (
     Recipient,
     Reply,
     Role,
-    ServicesSnapshot,
     StateChanged,
 )
 
 log = logging.getLogger(__name__)
-
-ActorRef = pykka.ActorRef[Any]
-Listener = Callable[[StateChanged], None]
-
-_SLOT_BUFFER = 10_000
-"""Messages a slot keeps for an actor that is (re)starting; past it they are dead letters."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DeviceSnapshot:
-    """What the world last learned about a device, from its ``StateChanged`` events."""
-
-    state: ConnectionState
-    version: int
-    services: ServicesSnapshot | None
-    """The services of the latest connection (kept while the link is down)."""
-    error: BaseException | None = None
-    """The error of the latest transition, if it had one."""
-    last_error: BaseException | None = None
-    """The latest error since the device was last CONNECTED (what a timeout names)."""
-
-
-class Slot:
-    """One recipient's address: the actor now serving it, or mail kept for the next one."""
-
-    __slots__ = ("_buffer", "_closed", "_held", "_lock", "_router", "recipient", "ref")
-
-    def __init__(self, router: Router, recipient: Recipient) -> None:
-        self._router = router
-        self.recipient = recipient
-        self.ref: ActorRef | None = None
-        self._buffer: list[object] = []
-        self._held: list[object] = []
-        self._closed: BaseException | None = None
-        # Mail is sent from every thread and the slot changes hands on restarts; the lock
-        # guards the buffer and the ref swap (the slot is infrastructure, not an actor).
-        self._lock = threading.Lock()
-
-    def tell(self, message: object) -> None:
-        """Send through the fault plan (if any)."""
-        self._router.send(self, message)
-
-    def deliver(self, message: object) -> None:
-        """Hand ``message`` to the current actor, or keep it for the next one."""
-        ref = self.ref
-        if ref is not None:
-            try:
-                ref.tell(message)
-                return
-            except pykka.ActorDeadError:
-                pass
-        with self._lock:
-            ref = self.ref
-            if ref is not None and ref.is_alive():
-                try:
-                    ref.tell(message)
-                    return
-                except pykka.ActorDeadError:
-                    pass
-            if self._closed is None and len(self._buffer) < _SLOT_BUFFER:
-                self._buffer.append(message)
-                return
-            closed = self._closed
-        self._router.dead_letter(self.recipient, message, closed)
-
-    def attach(self, ref: ActorRef) -> None:
-        """``ref`` serves this recipient from now on; it gets the mail kept for it first."""
-        with self._lock:
-            self.ref = ref
-            self._closed = None
-            kept, self._buffer = self._buffer, []
-            for message in kept:
-                ref.tell(message)
-
-    def detach(self, ref: ActorRef) -> None:
-        """``ref`` no longer serves (it died or stops); mail waits for a successor."""
-        with self._lock:
-            if self.ref is ref:
-                self.ref = None
-
-    def close(self, error: BaseException) -> None:
-        """No actor will serve this recipient again: fail what waits, refuse what comes."""
-        with self._lock:
-            self.ref = None
-            self._closed = error
-            kept, self._buffer = self._buffer, []
-            kept += self._held
-            self._held = []
-        for message in kept:
-            self._router.dead_letter(self.recipient, message, error)
-
-    def hold(self, message: object) -> None:
-        with self._lock:
-            self._held.append(message)
-
-    def release_held(self) -> None:
-        with self._lock:
-            held, self._held = self._held, []
-        for message in held:
-            self.deliver(message)
-
-    def kept(self) -> int:
-        """Messages waiting in the slot (buffered for a successor, or held back)."""
-        with self._lock:
-            return len(self._buffer) + len(self._held)
-
-
-class DeviceHub:
-    """One device group's published state, and who hears it."""
-
-    __slots__ = (
-        "_listeners",
-        "_lock",
-        "device",
-        "lane_key",
-        "publisher",
-        "snapshot",
-        "subscribers",
-        "terminal",
-    )
-
-    def __init__(self, device: DeviceId, subscribers: tuple[Slot, ...]) -> None:
-        self.device = device
-        self.snapshot = DeviceSnapshot(ConnectionState.DISCONNECTED, 0, None)
-        self.subscribers = subscribers
-        self.terminal = False
-        """True once CLOSED (or FAILED by escalation) was published: nothing follows."""
-        self.publisher = 0
-        """The generation of the RadioActor allowed to publish (set by the supervisor
-        before it starts one), so a replaced radio can never publish again."""
-        self._listeners: dict[int, Listener] = {}
-        self._lock = threading.Lock()
-        self.lane_key = str(device)
-
-    def add_listener(self, token: int, callback: Listener) -> None:
-        with self._lock:
-            self._listeners = {**self._listeners, token: callback}
-
-    def remove_listener(self, token: int) -> None:
-        with self._lock:
-            if token in self._listeners:
-                self._listeners = {t: c for t, c in self._listeners.items() if t != token}
-
-    def listeners(self) -> Iterable[Listener]:
-        return self._listeners.values()  # replaced whole on change: safe to iterate
 
 
 class Router:

@@ -12,9 +12,8 @@ import concurrent.futures
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, final
+from typing import Any, Self, TypeVar, Unpack, final
 
 import pykka
 
@@ -23,25 +22,23 @@ from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
 from blerun.actors._faults import FaultPlan
 from blerun.actors._lanes import Lanes
-from blerun.actors._link import Backend, LinkOptions
-from blerun.actors._loop import LoopBridge
-from blerun.actors._loop_actor import abandon_actors_of
+from blerun.actors._link import Backend
+from blerun.actors._loop import LoopBridge, off_loop
 from blerun.actors._metrics import Metrics, NoopMetrics
 from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._router import Router
-from blerun.actors._shutdown import stop_children
-from blerun.actors._supervisor import Stopping, SupervisorActor
+from blerun.actors._shutdown import remove_group, shut_down
+from blerun.actors._supervisor import SupervisorActor
+from blerun.actors._targets import LinkArgs, link_options
 from blerun.actors._validate import (
     check_count,
     check_timeout,
-    normalize_address,
-    normalize_uuid,
     teardown_timeout,
 )
 from blerun.actors._values import CloseReport
 from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision, group_spec
-from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
-from blerun.messages import DeviceId, Poison, Role, Shutdown, StartGroup, StopGroup, Strategy
+from blerun.actors.errors import InvalidArgument, RuntimeClosed, UsageError
+from blerun.messages import DeviceId, Poison, Role, StartGroup, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +184,7 @@ class Runtime:
         policy: ReconnectPolicy | None = None,
         backend: Backend | None = None,
         timeout: float | None = None,
-        adapter: str | None = None,
-        pair: bool = False,
-        services: Iterable[object] | None = None,
-        bluez: Mapping[str, Any] | None = None,
-        winrt: Mapping[str, Any] | None = None,
+        **link: Unpack[LinkArgs],
     ) -> Device:
         """The blocking API of the device at ``target``; starts its actors.
 
@@ -201,25 +194,14 @@ class Runtime:
             policy: Its ``ReconnectPolicy`` (default: the runtime's).
             backend: Its bleak backend (default: the runtime's).
             timeout: Seconds to wait for its actors to start.
-            adapter: The local adapter to connect through ("hci1"; BlueZ).
-            pair: Pair before connecting (bleak's ``pair=``).
-            services: Only discover these service UUIDs (faster connects).
-            bluez: More BlueZ options for bleak, passed as is.
-            winrt: WinRT options for bleak, passed as is.
+            **link: bleak's client options: ``adapter="hci1"`` (BlueZ), ``pair=True``,
+                ``services=[...]`` (only discover these), ``bluez={...}``, ``winrt={...}``.
 
         Raises:
-            UsageError: a bad argument, or the device is already managed with other options.
+            UsageError: a bad argument (named), or the device is already managed with
+                other options.
         """
-        core = self._add(
-            target,
-            policy=policy,
-            backend=backend,
-            adapter=adapter,
-            pair=pair,
-            services=services,
-            bluez=bluez,
-            winrt=winrt,
-        )
+        core = self._add(target, policy, backend, link)
         seconds = self._default_timeout if timeout is None else check_timeout(timeout)
         try:
             core.started.result(seconds)
@@ -233,56 +215,26 @@ class Runtime:
         *,
         policy: ReconnectPolicy | None = None,
         backend: Backend | None = None,
-        adapter: str | None = None,
-        pair: bool = False,
-        services: Iterable[object] | None = None,
-        bluez: Mapping[str, Any] | None = None,
-        winrt: Mapping[str, Any] | None = None,
+        **link: Unpack[LinkArgs],
     ) -> AsyncDevice:
         """The async API of the device at ``target`` (arguments as ``device()``).
 
         Returns at once, never blocks: the actors start in the background and calls made
         meanwhile wait for them.
         """
-        core = self._add(
-            target,
-            policy=policy,
-            backend=backend,
-            adapter=adapter,
-            pair=pair,
-            services=services,
-            bluez=bluez,
-            winrt=winrt,
-        )
-        return AsyncDevice(core)
+        return AsyncDevice(self._add(target, policy, backend, link))
 
     def _add(
-        self,
-        target: Any,
-        *,
-        policy: ReconnectPolicy | None,
-        backend: Backend | None,
-        adapter: str | None,
-        pair: bool,
-        services: Iterable[object] | None,
-        bluez: Mapping[str, Any] | None,
-        winrt: Mapping[str, Any] | None,
+        self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None, link: LinkArgs
     ) -> DeviceCore:
-        address, bleak_target = _resolve_target(target)
-        if policy is not None and not isinstance(policy, ReconnectPolicy):
-            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
-        link = LinkOptions(
-            target=bleak_target,
+        address, options = link_options(
+            target,
             backend=backend if backend is not None else self._backend,
             disconnect_timeout=self._disconnect_timeout,
-            services=None if services is None else _uuids(services),
-            pair=_flag(pair, "pair"),
-            bluez={
-                **_options(bluez, "bluez"),
-                **({"adapter": _adapter(adapter)} if adapter else {}),
-            },
-            winrt=_options(winrt, "winrt"),
+            **link,
         )
+        if policy is not None and not isinstance(policy, ReconnectPolicy):
+            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
         parts = self._running()
         with self._lock:
             if self._closed:
@@ -290,7 +242,7 @@ class Runtime:
             existing = self._devices.get(address)
             if existing is not None and existing.alive():
                 # The same device may be named by another spelling or scan object.
-                same_target = dataclasses.replace(link, target=existing.options.link.target)
+                same_target = dataclasses.replace(options, target=existing.options.link.target)
                 if (policy or existing.policy, same_target) != (
                     existing.policy,
                     existing.options.link,
@@ -304,9 +256,9 @@ class Runtime:
             self._epochs[address] = epoch
             device = DeviceId(address=address, epoch=epoch)
             reorder = _REORDER_WINDOW + (self._faults.max_delay * 2 if self._faults else 0.0)
-            options = DeviceOptions(
+            device_options = DeviceOptions(
                 device=device,
-                link=link,
+                link=options,
                 policy=policy or self._policy,
                 rng_seed=self._seed,
                 reorder_window=reorder,
@@ -314,12 +266,12 @@ class Runtime:
             router = parts.router
             hub = router.open_group(device)
             request_id, started = router.request()
-            spec = group_spec(options, hub, parts, self._rules)
+            spec = group_spec(device_options, hub, parts, self._rules)
             router.slot_for(None, Role.SUPERVISOR).tell(
                 StartGroup(request_id=request_id, spec=spec)
             )
             core = DeviceCore(
-                options=options,
+                options=device_options,
                 hub=hub,
                 router=router,
                 bridge=self._bridge,
@@ -341,21 +293,7 @@ class Runtime:
         if core.removed or self._parts is None:
             return []
         core.removed = True
-        router = self._parts.router
-        request_id, future = router.request()
-        router.slot_for(None, Role.SUPERVISOR).tell(
-            StopGroup(request_id=request_id, device=core.device)
-        )
-        try:
-            stoppings = future.result(max(0.0, deadline - monotonic()))
-        except (concurrent.futures.TimeoutError, RuntimeClosed):
-            router.forget(request_id)
-            return ["supervisor"]
-        assert isinstance(stoppings, list)
-        unjoined = stop_children(
-            stoppings, router, deadline, wait=not self._bridge.in_loop_thread()
-        )
-        router.forget_group(core.device, RuntimeClosed(f"device {core.address} was removed"))
+        unjoined = remove_group(core.device, self._parts.router, self._bridge, deadline)
         with self._lock:
             if self._devices.get(core.address) is core:
                 del self._devices[core.address]
@@ -384,75 +322,20 @@ class Runtime:
         deadline = started_at + teardown_timeout(timeout, self._close_timeout)
         with self._lock:
             self._closed = True
-        self._teardowns_failed_before_close = self._bridge.teardowns_failed
-        parts, supervisor = self._parts, self._supervisor
-        unjoined: list[str] = []
-        pending_teardowns = 0
-        on_loop = self._bridge.in_loop_thread()
-        if parts is not None and supervisor is not None:
-            router = parts.router
-            router.closed = True
-            unjoined = self._stop_actors(router, supervisor, deadline, wait=not on_loop)
-            router.fail_pending(RuntimeClosed("the runtime is closed"))
-            reserve = min(0.1, 0.2 * max(0.0, deadline - monotonic()))
-            unjoined += parts.lanes.close(deadline - reserve)
-            if not on_loop:
-                pending_teardowns = self._drain(deadline - reserve)
-        if not self._bridge.close(max(0.0, deadline - monotonic())):
-            unjoined.append("loop")
-        if self._bridge.owns_loop and parts is not None:
-            # The loop is stopped: an actor that did not get to its stop never will.
-            if abandon_actors_of(parts.loop) and not unjoined:
-                unjoined.append("loop")
-        self._report = CloseReport(
-            clean=not unjoined and not pending_teardowns,
-            unjoined=tuple(unjoined),
-            pending_teardowns=pending_teardowns,
-            elapsed=monotonic() - started_at,
+        self._report = shut_down(
+            parts=self._parts,
+            supervisor=self._supervisor,
+            bridge=self._bridge,
+            started_at=started_at,
+            deadline=deadline,
         )
         if not self._report.clean:
             log.warning("runtime closed with leftovers: %s", self._report)
         return self._report
 
-    def _stop_actors(
-        self, router: Router, supervisor: pykka.ActorRef[Any], deadline: float, *, wait: bool
-    ) -> list[str]:
-        request_id, future = router.request()
-        router.slot_for(None, Role.SUPERVISOR).tell(Shutdown(request_id=request_id))
-        stoppings: list[Stopping] = []
-        unjoined: list[str] = []
-        try:
-            result = future.result(max(0.0, deadline - monotonic()))
-            assert isinstance(result, list)
-            stoppings = result
-        except concurrent.futures.TimeoutError:
-            unjoined.append("supervisor")
-        unjoined += stop_children(stoppings, router, deadline, wait=wait)
-        for device in {s.device for s in stoppings}:
-            router.forget_group(device, RuntimeClosed("the runtime is closed"))
-        stop = supervisor.stop(block=False)
-        try:
-            stop.get(timeout=max(0.0, deadline - monotonic()))
-        except pykka.Timeout:
-            if "supervisor" not in unjoined:
-                unjoined.append("supervisor")
-        return unjoined
-
-    def _drain(self, deadline: float) -> int:
-        """Give the link teardowns what is left of the bound; returns how many did not end
-        cleanly (still running, or gave up)."""
-        remaining = max(0.0, deadline - monotonic())
-        done: concurrent.futures.Future[int] = concurrent.futures.Future()
-        since = self._teardowns_failed_before_close
-        self._bridge.submit(lambda: self._bridge.drain(remaining, since), lambda f: _copy(f, done))
-        try:
-            return done.result(remaining + 0.05)
-        except (concurrent.futures.TimeoutError, RuntimeClosed, concurrent.futures.CancelledError):
-            return 1
-
     async def aclose(self, timeout: float | None = None) -> CloseReport:
         """``close()`` without blocking the caller's loop (it runs on a helper thread)."""
-        return await _off_loop(lambda: self.close(timeout))
+        return await off_loop(lambda: self.close(timeout))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -475,62 +358,3 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _resolve_target(target: Any) -> tuple[str, Any]:
-    """The normalized address, and what bleak connects to (the address or a scan result)."""
-    if isinstance(target, str):
-        return normalize_address(target), target.strip()
-    address = getattr(target, "address", None)
-    if address is None:
-        raise InvalidArgument("target", "an address or a device from a scan", target)
-    return normalize_address(address), target
-
-
-def _uuids(values: Iterable[object]) -> tuple[str, ...]:
-    if isinstance(values, str | bytes):
-        raise InvalidArgument("services", "an iterable of service UUIDs", values)
-    return tuple(normalize_uuid(v, name="services") for v in values)
-
-
-def _flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidArgument(name, "True or False", value)
-    return value
-
-
-def _options(value: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise InvalidArgument(name, "a mapping of option names to values", value)
-    return dict(value)
-
-
-def _adapter(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidPolicy("adapter", "a non-empty adapter name like 'hci0'", value)
-    return value.strip()
-
-
-def _copy(source: concurrent.futures.Future[int], target: concurrent.futures.Future[int]) -> None:
-    if source.cancelled():
-        target.cancel()
-    elif (error := source.exception()) is not None:
-        target.set_exception(error)
-    else:
-        target.set_result(source.result())
-
-
-async def _off_loop(fn: Callable[[], T]) -> T:
-    """Run ``fn`` on a short-lived daemon thread and await its result."""
-    future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting caller
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="blerun-close", daemon=True).start()
-    return await asyncio.wrap_future(future)

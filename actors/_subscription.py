@@ -14,6 +14,7 @@ import threading
 from types import TracebackType
 from typing import Any, Self, final
 
+from blerun.actors import _plans as plans
 from blerun.actors._device_core import DeviceCore
 from blerun.actors._validate import check_count, teardown_timeout
 from blerun.actors._values import UNDECODABLE, Notification
@@ -82,7 +83,7 @@ class Subscription(_SubscriptionBase):
             self._forget_without_waiting()  # this thread runs the loop it would wait for
             return False
         try:
-            core.call(core.unsubscribe(self.token, seconds))
+            core.call(plans.unsubscribe(core, self.token, seconds))
             return True
         except Exception as exc:  # noqa: BLE001 -- teardown never raises
             log.debug("cancel of %s did not complete: %r", self, exc)
@@ -105,7 +106,7 @@ class AsyncSubscription(_SubscriptionBase):
         if not self._begin_cancel():
             return True
         try:
-            await self._core.acall(self._core.unsubscribe(self.token, seconds))
+            await self._core.acall(plans.unsubscribe(self._core, self.token, seconds))
             return True
         except Exception as exc:  # noqa: BLE001 -- teardown never raises
             log.debug("cancel of %s did not complete: %r", self, exc)
@@ -167,7 +168,8 @@ class NotificationStream:
         if self._sub is None and not self._closed:
             self._ready = asyncio.Event()
             core = self._core
-            sub = core.subscribe(
+            sub = plans.subscribe(
+                core,
                 self._uuid,
                 self._offer,
                 decode=None,

@@ -29,7 +29,8 @@ import pykka
 
 from blerun.actors._clock import Clock
 from blerun.actors._metrics import Metrics
-from blerun.actors._router import ActorRef, Router
+from blerun.actors._router import Router
+from blerun.actors._slot import ActorRef
 from blerun.actors.errors import DeviceFailed, InjectedCrash, RuntimeClosed, UsageError
 from blerun.messages import (
     Checkpoint,

@@ -15,6 +15,7 @@ from typing import Any
 
 from blerun.actors._actor_base import GroupContext
 from blerun.actors._clock import Clock
+from blerun.actors._hub import DeviceHub
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import LinkOptions
 from blerun.actors._loop import LoopBridge
@@ -24,7 +25,7 @@ from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._radio import RadioActor
 from blerun.actors._radio_state import RadioWish
 from blerun.actors._reconnect import ReconnectActor
-from blerun.actors._router import DeviceHub, Router
+from blerun.actors._router import Router
 from blerun.messages import ChildSpec, DeviceId, Escalating, GroupSpec, Role, Strategy
 
 

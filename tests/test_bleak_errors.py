@@ -112,7 +112,12 @@ def test_transient_and_later_classes_are_connect_failures() -> None:
 
 OPERATION_CASES: list[tuple[str, BaseException, bool, type[BleRuntimeError]]] = [
     ("ATT error", BleakGATTProtocolError(AttErrorCode.READ_NOT_PERMITTED), True, GattError),
-    ("characteristic not found", BleakCharacteristicNotFoundError(UUID), True, CharacteristicNotFound),
+    (
+        "characteristic not found",
+        BleakCharacteristicNotFoundError(UUID),
+        True,
+        CharacteristicNotFound,
+    ),
     (
         "BlueZ not connected",
         BleakDBusError("org.bluez.Error.NotConnected", ["Not Connected"]),

@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
             "_operations",
             "_policy",
             "_router",
+            "_slot",
+            "_hub",
             "_sink",
             "_state",
             "_validate",
@@ -42,7 +44,7 @@ LAYERS: dict[str, int] = {
     # 4: the actors
     **dict.fromkeys(["_radio", "_reconnect", "_notify", "_supervisor"], 4),
     # 5: the core (wiring, validation + sending, shutdown)
-    **dict.fromkeys(["_wiring", "_device_core", "_shutdown"], 5),
+    **dict.fromkeys(["_wiring", "_device_core", "_plans", "_shutdown", "_targets"], 5),
     # 6: the facades
     **dict.fromkeys(["_subscription", "_device", "_runtime", "__init__"], 6),
 }

@@ -10,7 +10,7 @@ from bleak.exc import BleakGATTProtocolError
 
 from blerun.actors import ConnectionState, ReconnectPolicy, Runtime, ServicesSnapshot
 from blerun.actors.errors import Disconnected, GattError, NotConnected, OperationTimeout
-from blerun.messages import Read, Role
+from blerun.messages import Read, Reason, Role
 
 from helpers import StateRecorder
 from scripted import CONTROL, SENSOR, ScriptedWorld, heart_rate
@@ -75,7 +75,10 @@ def test_retry_waits_out_a_link_loss(
         dev.read(SENSOR)
     assert dev.read(SENSOR, retry=True, timeout=5) == b"\x2a\x00"
     dev.write(CONTROL, b"\x01", retry=True, timeout=5)
-    assert rec.events[-1].new is S.CONNECTED
+    # The published state is current when a call returns; listeners hear it on their
+    # lane, so they are waited for.
+    assert dev.state is S.CONNECTED
+    assert rec.wait_state(S.CONNECTED, count=2).reason is Reason.CONNECTED
 
 
 def test_retry_gives_up_at_its_timeout(

@@ -79,7 +79,9 @@ def test_operation_table_runs_parks_and_expires() -> None:
     read = Op(request_id=1, command=Read(request_id=1, uuid=HR, retry=True, timeout=1.0))
     write = Op(
         request_id=2,
-        command=Write(request_id=2, uuid=CONTROL, data=b"x", response=True, retry=False, timeout=1.0),
+        command=Write(
+            request_id=2, uuid=CONTROL, data=b"x", response=True, retry=False, timeout=1.0
+        ),
     )
     futures = [concurrent.futures.Future[Any]() for _ in range(2)]
     ids = [table.new_id(), table.new_id()]

@@ -55,7 +55,7 @@ def test_disconnect_never_raises_after_remove_or_close(
         rt.remove(other)
         await other.disconnect()
 
-    asyncio.run(twin())
+    asyncio.run(twin())  # noqa: TID251 -- the test owns this loop
 
 
 def test_close_with_a_negative_timeout_clamps_and_closes(world: ScriptedWorld) -> None:
@@ -150,7 +150,7 @@ def test_a_failed_task_whose_caller_gave_up_is_still_retrieved(
             await asyncio.sleep(0)
 
     with caplog.at_level(logging.ERROR, logger="asyncio"):
-        asyncio.run(main())
+        asyncio.run(main())  # noqa: TID251 -- the test owns this loop
         gc.collect()
     assert "never retrieved" not in caplog.text
 
@@ -173,7 +173,7 @@ def test_an_async_call_waits_one_bound_not_two(
         peripheral.op_delay = 0.0  # so the teardown at close is quick again
         return elapsed
 
-    assert asyncio.run(main()) < 0.9
+    assert asyncio.run(main()) < 0.9  # noqa: TID251 -- the test owns this loop
 
 
 def test_the_bridge_closes_a_wedged_loop_within_one_bound() -> None:
