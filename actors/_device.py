@@ -210,6 +210,18 @@ class Device(_Facade):
         core.call(sub.plan)
         return Subscription(core, sub.token, sub.uuid, sub.cancelled)
 
+    def wait_delivered(self, timeout: float | None = None) -> None:
+        """Wait until everything this device received so far reached its callbacks.
+
+        Every notification routed and every state event published before this call has
+        been handed to its subscriber callback or listener when it returns (callbacks run
+        on the device's lane, so a test that checks what a callback saw waits for this).
+        Called from one of this device's own callbacks it would wait for itself, and
+        raises ``WrongThread``.
+        """
+        self._core.check_not_on_lane("wait_delivered")
+        self._core.call(plans.wait_delivered(self._core, timeout))
+
     def get_services(self, timeout: float | None = None) -> ServicesSnapshot:
         """The services of the current connection.
 
@@ -301,6 +313,10 @@ class AsyncDevice(_Facade):
         """Notifications of ``uuid`` as an async iterator; see ``NotificationStream``."""
         self._core.check_subscriber(uuid, _ignore, decode, "deliver")
         return NotificationStream(self._core, uuid, decode=decode, maxsize=maxsize)
+
+    async def wait_delivered(self, timeout: float | None = None) -> None:
+        """See ``Device.wait_delivered``."""
+        await self._core.acall(plans.wait_delivered(self._core, timeout))
 
     async def get_services(self, timeout: float | None = None) -> ServicesSnapshot:
         """See ``Device.get_services`` (``timeout`` is deprecated and still honoured)."""

@@ -20,7 +20,7 @@ from typing import Literal
 
 from blerun.actors._capability import check_op
 from blerun.actors._hub import DeviceHub, DeviceSnapshot
-from blerun.actors._lanes import Lane
+from blerun.actors._lanes import Lane, running_lane
 from blerun.actors._loop import LoopBridge
 from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._router import Router
@@ -152,6 +152,14 @@ class DeviceCore:
             raise WrongThread(
                 f"Device.{what}() blocks, and this thread runs the event loop it would wait "
                 "for; in async code use rt.async_device() and await its methods",
+                address=self.address,
+            )
+
+    def check_not_on_lane(self, what: str) -> None:
+        if running_lane() == self.lane.key:
+            raise WrongThread(
+                f"Device.{what}() was called from one of this device's own callbacks, "
+                "which it would wait for",
                 address=self.address,
             )
 

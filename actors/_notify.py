@@ -27,6 +27,7 @@ from blerun.actors._values import NotifyStats
 from blerun.messages import (
     Checkpoint,
     ConnectionState,
+    Drain,
     GetStats,
     NotificationBatch,
     NotifyCommand,
@@ -100,6 +101,11 @@ class NotificationActor(DeviceActor):
                 self._on_started(msg)
             case ReorderWindowElapsed():
                 self._on_window(msg)
+            case Drain():
+                # Queued behind every callback routed so far (and every state event
+                # published so far): answered once they have run.
+                reply, request_id = self.router.reply, msg.request_id
+                self.ctx.lane.call(lambda _: reply(request_id), None)
             case StateChanged():
                 if msg.version > self._seen_version:  # duplicates and resyncs are seen once
                     self._seen_version = msg.version

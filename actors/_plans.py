@@ -20,6 +20,7 @@ from blerun.messages import (
     Connect,
     ConnectionState,
     Disconnect,
+    Drain,
     GattOp,
     GetServices,
     GetStats,
@@ -187,3 +188,14 @@ def statistics(core: DeviceCore, timeout: float | None) -> list[Plan]:
         )
         for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY)
     ]
+
+
+def wait_delivered(core: DeviceCore, timeout: float | None) -> Plan:
+    seconds = core.seconds(timeout)
+    return Plan(
+        "wait_delivered",
+        Role.NOTIFY,
+        seconds,
+        lambda rid: Drain(request_id=rid),
+        core.op_timeout("wait_delivered", seconds),
+    )

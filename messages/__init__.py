@@ -16,6 +16,7 @@ from blerun.messages.gatt import (
     ServicesSnapshot,
 )
 from blerun.messages.notify import (
+    Drain,
     NotificationBatch,
     NotifyCommand,
     NotifyStarted,
@@ -82,6 +83,7 @@ __all__ = [
     "DeviceId",
     "Disconnect",
     "DisconnectDone",
+    "Drain",
     "Escalate",
     "Escalating",
     "GattOp",

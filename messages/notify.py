@@ -93,6 +93,14 @@ class NotifyStarted:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Drain:
+    """A barrier: answered once everything received before it reached its callbacks."""
+
+    request_id: int
+    """Answered from the device's callback lane, after every job queued before it ran."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ReorderWindowElapsed:
     """The Clock's signal: a missing batch of ``session`` did not come in time; skip it."""
 
@@ -108,6 +116,7 @@ NotifyCommand = (
     | NotificationBatch
     | NotifyStarted
     | ReorderWindowElapsed
+    | Drain
     | StateChanged
     | GetStats
     | Poison

@@ -68,12 +68,15 @@ def start_connect(device: Device | AsyncDevice) -> concurrent.futures.Future[obj
 
 
 def settle(device: Device) -> None:
-    """A barrier: everything the RadioActor has sent to its peers is handled.
+    """A barrier: everything the RadioActor has sent to its peers is handled, and every
+    callback and listener call queued by then has run.
 
     Ask the radio first (its answer comes after whatever it queued for its peers), then
-    each peer (whose answer comes after what the radio queued for it).
+    each peer (whose answer comes after what the radio queued for it), then the device's
+    callback lane.
     """
     for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
         request_id, future = device.new_request()
         device.tell(role, GetStats(request_id=request_id))
         future.result(5)
+    device.wait_delivered(timeout=5)

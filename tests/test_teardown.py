@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pykka
 import pytest
 
 from blerun.actors import ConnectionState, ReconnectPolicy, Runtime
@@ -66,6 +67,9 @@ def test_close_with_a_negative_timeout_clamps_and_closes(world: ScriptedWorld) -
     report = rt.close(timeout=-0.01)
     assert rt.closed and report.elapsed < 1.0
     assert rt.close() is report
+    # Nothing was waited for; what was asked to stop finishes on its own.
+    for ref in pykka.ActorRegistry.get_all():
+        assert ref.actor_stopped.wait(5), ref
 
 
 def test_cancel_with_a_bad_timeout_still_unsubscribes(
