@@ -126,6 +126,11 @@ class LoopBridge:
                 result.set_exception(RuntimeClosed("the runtime's event loop is closed"))
         return result
 
+    @property
+    def busy(self) -> int:
+        """Coroutines of this bridge in flight (connects, operations, teardowns)."""
+        return len(self._tasks)
+
     def _teardown_done(self, task: asyncio.Future[Any]) -> None:
         self._teardowns.discard(task)
         if task.cancelled() or task.exception() is not None or task.result() is False:

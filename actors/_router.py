@@ -19,6 +19,7 @@ import concurrent.futures
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 
 from blerun.actors._clock import Clock
 from blerun.actors._faults import FaultKind, FaultPlan
@@ -56,6 +57,8 @@ class Router:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # guards slot and hub creation only
         self.dead_letters = 0
+        self.on_forget: list[Callable[[int], None]] = []
+        """Called with each request id whose caller stopped waiting (radio hosts learn it)."""
         self.closed = False
         """Set first thing by ``Runtime.close()``: the facades refuse new work."""
 
@@ -222,6 +225,8 @@ class Router:
     def forget(self, request_id: int) -> None:
         """The caller stopped waiting (timeout, cancellation); drop the pending entry."""
         self._pending.pop(request_id, None)
+        for hook in self.on_forget:
+            hook(request_id)
 
     def fail_pending(self, error: BaseException) -> int:
         """Fail every request still waiting (used at close); returns how many."""

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack, final
+from typing import Any, Literal, Self, TypeVar, Unpack, final
 
 import pykka
 
@@ -21,6 +21,7 @@ from blerun.actors._clock import Clock, LoopClock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
 from blerun.actors._faults import FaultPlan
+from blerun.actors._hosts import HostPolicy, host_table
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import Backend
 from blerun.actors._loop import LoopBridge, off_loop
@@ -37,7 +38,7 @@ from blerun.actors._validate import (
 )
 from blerun.actors._values import CloseReport
 from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision, group_spec
-from blerun.actors.errors import InvalidArgument, RuntimeClosed, UsageError
+from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
 from blerun.messages import DeviceId, Poison, Role, StartGroup, Strategy
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ class Runtime:
             time, in order); a callback that blocks holds one of them.
         callback_backlog: Notifications a device's callbacks may fall behind by; past it
             the oldest are dropped and counted (``notifications_overflow``).
+        radio: ``"inprocess"`` (default): the radios and bleak run on the runtime's loop.
+            ``"process"``: they run in radio host processes (one per adapter), which the
+            supervisor kills and restarts when they hang, crash or leak.
+        hosts: How radio host processes are supervised (``HostPolicy``); process mode.
     """
 
     def __init__(
@@ -93,6 +98,8 @@ class Runtime:
         restart_period: float = 60.0,
         callback_threads: int = 4,
         callback_backlog: int = 10_000,
+        radio: Literal["inprocess", "process"] = "inprocess",
+        hosts: HostPolicy | None = None,
     ) -> None:
         if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
             raise InvalidArgument("loop", "an asyncio event loop or None", loop)
@@ -112,6 +119,11 @@ class Runtime:
         )
         self._callback_threads = check_count(callback_threads, name="Runtime.callback_threads")
         self._callback_backlog = check_count(callback_backlog, name="Runtime.callback_backlog")
+        if radio not in ("inprocess", "process"):
+            raise InvalidPolicy("Runtime.radio", "'inprocess' or 'process'", radio)
+        if hosts is not None and not isinstance(hosts, HostPolicy):
+            raise InvalidArgument("hosts", "a HostPolicy or None", hosts)
+        self._host_policy = (hosts or HostPolicy()) if radio == "process" else None
         self._policy = policy or ReconnectPolicy()
         self._backend = backend
         self._clock_given = clock
@@ -147,7 +159,15 @@ class Runtime:
                 metrics=self._metrics,
             )
             router = Router(clock=clock, metrics=self._metrics, faults=self._faults, lanes=lanes)
-            supervisor = SupervisorActor.start(router=router, clock=clock, metrics=self._metrics)
+            hosts = host_table(self._host_policy, router, loop, self._metrics)
+            supervisor = SupervisorActor.start(
+                router=router,
+                clock=clock,
+                metrics=self._metrics,
+                hosts=hosts,
+                host_intensity=self._rules.intensity,
+                host_period=self._rules.period,
+            )
             router.slot_for(None, Role.SUPERVISOR).attach(supervisor)
             self._supervisor = supervisor
             self._parts = RuntimeParts(
@@ -157,6 +177,7 @@ class Runtime:
                 bridge=self._bridge,
                 lanes=lanes,
                 loop=loop,
+                hosts=hosts,
             )
             return self
 
@@ -305,6 +326,21 @@ class Runtime:
         """Make one actor of ``device`` crash, as a bug would (fault injection)."""
         core = device._core
         self._running().router.slot_for(core.device, role).tell(Poison(note=note))
+
+    def crash_host(
+        self, how: Literal["kill", "freeze", "wedge"] = "kill", *, adapter: str | None = None
+    ) -> int | None:
+        """Make a radio host process fail (fault injection; process mode only).
+
+        ``"kill"`` sends SIGKILL (a native crash); ``"freeze"`` sends SIGSTOP (the hang
+        case: detected by the heartbeat, then killed); ``"wedge"`` blocks the host's event
+        loop, as a native call that never returns would. Returns the host's pid, or
+        ``None`` when there is no such host.
+        """
+        hosts = self._running().hosts
+        if hosts is None:
+            raise UsageError("crash_host() needs Runtime(radio='process')")
+        return hosts.fault(how, adapter)
 
     # --- shutdown ---------------------------------------------------------------------
 

@@ -46,8 +46,10 @@ def shut_down(
         router = parts.router
         router.closed = True
         unjoined = _stop_actors(router, supervisor, deadline, wait=not on_loop)
-        router.fail_pending(RuntimeClosed("the runtime is closed"))
         reserve = min(0.1, 0.2 * max(0.0, deadline - monotonic()))
+        if parts.hosts is not None:  # no radio host process outlives close()
+            unjoined += parts.hosts.close(deadline - reserve)
+        router.fail_pending(RuntimeClosed("the runtime is closed"))
         unjoined += parts.lanes.close(deadline - reserve)
         if not on_loop:
             pending_teardowns = _drain(bridge, deadline - reserve, failed_before)

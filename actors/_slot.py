@@ -16,6 +16,23 @@ from blerun.messages import Recipient
 
 ActorRef = pykka.ActorRef[Any]
 
+
+class Mailbox(Protocol):
+    """What a slot delivers to: a pykka ``ActorRef``, or a stand-in for an actor in a
+    radio host process (``RemoteRef``)."""
+
+    def tell(self, message: Any) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+
+class ChildRef(Mailbox, Protocol):
+    """A supervised child: a mailbox that can be asked to stop (``stop(block=False)``
+    returns a pykka future the caller may wait on)."""
+
+    def stop(self, block: bool = ..., timeout: float | None = ...) -> Any: ...
+
+
 _SLOT_BUFFER = 10_000
 """Messages a slot keeps for an actor that is (re)starting; past it they are dead letters."""
 
@@ -38,7 +55,7 @@ class Slot:
     def __init__(self, router: PostOffice, recipient: Recipient) -> None:
         self._router = router
         self.recipient = recipient
-        self.ref: ActorRef | None = None
+        self.ref: Mailbox | None = None
         self._buffer: list[object] = []
         self._held: list[object] = []
         self._closed: BaseException | None = None
@@ -73,7 +90,7 @@ class Slot:
             closed = self._closed
         self._router.dead_letter(self.recipient, message, closed)
 
-    def attach(self, ref: ActorRef) -> None:
+    def attach(self, ref: Mailbox) -> None:
         """``ref`` serves this recipient from now on; it gets the mail kept for it first."""
         with self._lock:
             self.ref = ref
@@ -82,7 +99,7 @@ class Slot:
             for message in kept:
                 ref.tell(message)
 
-    def detach(self, ref: ActorRef) -> None:
+    def detach(self, ref: Mailbox) -> None:
         """``ref`` no longer serves (it died or stops); mail waits for a successor."""
         with self._lock:
             if self.ref is ref:

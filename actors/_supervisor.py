@@ -23,14 +23,14 @@ import collections
 import dataclasses
 import logging
 import typing
-from typing import Any, assert_never
+from typing import Any, Protocol, assert_never
 
 import pykka
 
 from blerun.actors._clock import Clock
 from blerun.actors._metrics import Metrics
 from blerun.actors._router import Router
-from blerun.actors._slot import ActorRef
+from blerun.actors._slot import ChildRef
 from blerun.actors.errors import DeviceFailed, InjectedCrash, RuntimeClosed, UsageError
 from blerun.messages import (
     Checkpoint,
@@ -41,6 +41,8 @@ from blerun.messages import (
     Escalating,
     GetStats,
     GroupSpec,
+    HostDown,
+    HostRecycle,
     Poison,
     Restart,
     Resync,
@@ -57,13 +59,29 @@ log = logging.getLogger(__name__)
 _ACCEPTS = (*typing.get_args(SupervisorCommand), Poison)
 
 
+class HostProcess(Protocol):
+    """A radio host process, as the supervisor handles it."""
+
+    def kill(self) -> None: ...
+
+
+class Hosts(Protocol):
+    """The radio host processes the supervisor owns (``_hosts.HostTable``)."""
+
+    def current(self, key: str, incarnation: int) -> HostProcess | None: ...
+
+    def drop(self, key: str) -> HostProcess | None: ...
+
+    def recycle(self, key: str) -> HostProcess | None: ...
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Stopping:
     """A child the runtime must join: which one, its ref, and its own bound."""
 
     device: DeviceId
     role: Role
-    ref: ActorRef
+    ref: ChildRef
     timeout: float
 
 
@@ -79,7 +97,7 @@ class SupervisorStats:
 @dataclasses.dataclass(slots=True)
 class _Group:
     spec: GroupSpec
-    refs: dict[Role, ActorRef] = dataclasses.field(default_factory=dict)
+    refs: dict[Role, ChildRef] = dataclasses.field(default_factory=dict)
     generations: dict[Role, int] = dataclasses.field(default_factory=dict)
     checkpoints: dict[Role, object] = dataclasses.field(default_factory=dict)
     restarts: collections.deque[float] = dataclasses.field(default_factory=collections.deque)
@@ -91,11 +109,25 @@ class SupervisorActor(pykka.ThreadingActor):
 
     use_daemon_thread = True
 
-    def __init__(self, *, router: Router, clock: Clock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        clock: Clock,
+        metrics: Metrics,
+        hosts: Hosts | None = None,
+        host_intensity: int = 5,
+        host_period: float = 60.0,
+    ) -> None:
         super().__init__()
         self._router = router
         self._clock = clock
         self._metrics = metrics
+        self._hosts = hosts
+        self._host_intensity = host_intensity
+        self._host_period = host_period
+        self._host_restarts: dict[str, collections.deque[float]] = {}
+        self._recycling: set[tuple[str, int]] = set()
         self._groups: dict[DeviceId, _Group] = {}  # insertion order is start order
         self._closing = False
         self._restarts = 0
@@ -125,6 +157,10 @@ class SupervisorActor(pykka.ThreadingActor):
                 groups = list(self._groups.values())
                 self._groups.clear()
                 self._router.reply(msg.request_id, self._stopping(list(reversed(groups))))
+            case HostDown():
+                self._on_host_down(msg)
+            case HostRecycle():
+                self._on_host_recycle(msg)
             case GetStats():
                 stats = SupervisorStats(
                     groups=len(self._groups),
@@ -168,10 +204,10 @@ class SupervisorActor(pykka.ThreadingActor):
             return
         self._router.reply(msg.request_id)
 
-    def _start_child(self, group: _Group, child: ChildSpec) -> ActorRef:
+    def _start_child(self, group: _Group, child: ChildSpec) -> ChildRef:
         generation = group.generations.get(child.role, 0) + 1
         group.generations[child.role] = generation
-        ref = child.factory(group.checkpoints.get(child.role), generation)
+        ref: ChildRef = child.factory(group.checkpoints.get(child.role), generation)
         group.refs[child.role] = ref
         self._router.slot_for(group.spec.device, child.role).attach(ref)
         return ref
@@ -199,7 +235,7 @@ class SupervisorActor(pykka.ThreadingActor):
         )
         group.refs.pop(msg.role, None)
         if child.restart is Restart.TEMPORARY or len(group.restarts) >= spec.intensity:
-            self._escalate(group, msg)
+            self._escalate(group, f"{msg.role.value} actor crashed more than", msg.error)
             return
         group.restarts.append(now)
         self._restarts += 1
@@ -220,17 +256,17 @@ class SupervisorActor(pykka.ThreadingActor):
             "supervisor.restarts", tags={"device": spec.device.address, "role": msg.role.value}
         )
 
-    def _escalate(self, group: _Group, msg: ChildFailed) -> None:
+    def _escalate(self, group: _Group, what: str, cause: BaseException) -> None:
         device = group.spec.device
         group.failed = True
         self._escalations += 1
         self._metrics.increment("supervisor.escalations", tags={"device": device.address})
         error = DeviceFailed(
-            f"{device.address}: {msg.role.value} actor crashed more than "
-            f"{group.spec.intensity} times in {group.spec.period:g} s; the device is stopped",
+            f"{device.address}: {what} {group.spec.intensity} times in "
+            f"{group.spec.period:g} s; the device is stopped",
             address=device.address,
         )
-        error.__cause__ = msg.error
+        error.__cause__ = cause
         log.error("%s", error, extra={"device": device.address, "reason": "escalated"})
         if Role.RADIO not in group.refs:
             # The radio is what keeps dying: a successor is started only to say FAILED.
@@ -244,3 +280,70 @@ class SupervisorActor(pykka.ThreadingActor):
             stopping.ref.stop(block=False)
         self._groups.pop(device, None)
         self._router.forget_group(device, error)
+
+    # --- radio host processes ---------------------------------------------------------
+
+    def _on_host_down(self, msg: HostDown) -> None:
+        hosts = self._hosts
+        if hosts is None or self._closing:
+            return
+        recycled = (msg.host, msg.incarnation) in self._recycling
+        self._recycling.discard((msg.host, msg.incarnation))
+        host = hosts.current(msg.host, msg.incarnation)
+        if host is None and not recycled:
+            return  # a late report about a host already replaced
+        if host is not None:
+            hosts.drop(msg.host)
+            host.kill()  # OTP's shutdown, then brutal_kill if it lingers
+        groups = [g for g in self._groups.values() if g.spec.host == msg.host and not g.failed]
+        for group in groups:
+            self._detach_radio(group)
+        if not recycled:
+            log.error(
+                "radio host %s %s; its %d devices move to a new host",
+                msg.host,
+                "stopped answering" if msg.reason == "hung" else "died",
+                len(groups),
+                extra={"reason": f"host_{msg.reason}"},
+            )
+            self._metrics.increment("supervisor.host_restarts", tags={"host": msg.host})
+            if self._host_restart_spent(msg.host):
+                cause = RuntimeError(f"radio host {msg.host} failed too often ({msg.reason})")
+                for group in groups:
+                    self._escalate(group, f"its radio host {msg.host} failed more than", cause)
+                return
+        try:
+            for group in groups:
+                radio = next(c for c in group.spec.children if c.role is Role.RADIO)
+                self._start_child(group, radio)
+        except RuntimeClosed:
+            log.info("no radio host restarted: the process is exiting")
+
+    def _detach_radio(self, group: _Group) -> None:
+        ref = group.refs.pop(Role.RADIO, None)
+        if ref is not None:
+            self._router.slot_for(group.spec.device, Role.RADIO).detach(ref)
+            ref.stop(block=False)
+
+    def _host_restart_spent(self, key: str) -> bool:
+        now = self._clock.now()
+        window = self._host_restarts.setdefault(key, collections.deque())
+        while window and window[0] <= now - self._host_period:
+            window.popleft()
+        if len(window) >= self._host_intensity:
+            return True
+        window.append(now)
+        self._restarts += 1
+        return False
+
+    def _on_host_recycle(self, msg: HostRecycle) -> None:
+        hosts = self._hosts
+        if hosts is None or self._closing or hosts.current(msg.host, msg.incarnation) is None:
+            return
+        log.info("recycling radio host %s: %s", msg.host, msg.why, extra={"reason": "recycle"})
+        self._metrics.increment("supervisor.host_recycles", tags={"host": msg.host})
+        for group in self._groups.values():
+            if group.spec.host == msg.host and not group.failed:
+                self._detach_radio(group)  # mail waits in the slots for the next host
+        self._recycling.add((msg.host, msg.incarnation))
+        hosts.recycle(msg.host)

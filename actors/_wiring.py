@@ -15,6 +15,7 @@ from typing import Any
 
 from blerun.actors._actor_base import GroupContext
 from blerun.actors._clock import Clock
+from blerun.actors._hosts import HostTable
 from blerun.actors._hub import DeviceHub
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import LinkOptions
@@ -55,6 +56,14 @@ class RuntimeParts:
     bridge: LoopBridge
     lanes: Lanes
     loop: asyncio.AbstractEventLoop
+    hosts: HostTable | None = None
+    """The radio host processes (``Runtime(radio="process")``), or ``None``."""
+
+
+def host_key(link: LinkOptions) -> str:
+    """Which radio host a device's radio runs in: one per adapter."""
+    adapter = link.bluez.get("adapter")
+    return str(adapter) if adapter else "default"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +105,8 @@ def group_spec(
             ctx=ctx, generation=generation, policy=options.policy, rng=rng or random.Random()
         )
 
+    hosts = parts.hosts
+
     def radio(checkpoint: object | None, generation: int) -> Any:
         if isinstance(checkpoint, Escalating):
             last = checkpoint.checkpoint
@@ -104,6 +115,17 @@ def group_spec(
         else:
             wish = checkpoint if isinstance(checkpoint, RadioWish) else None
         hub.publisher = generation
+        if hosts is not None and (wish is None or wish.escalated is None):
+            # In a radio host process; a radio that only ends its group (escalation) runs
+            # here, since its host may be the very thing that failed.
+            return hosts.host(host_key(options.link)).start_radio(
+                device=device,
+                generation=generation,
+                link=options.link,
+                attempt_timeout=options.policy.attempt_timeout,
+                wish=wish,
+                snapshot=hub.snapshot,
+            )
         return RadioActor.start(
             ctx=ctx,
             generation=generation,
@@ -123,4 +145,5 @@ def group_spec(
         strategy=rules.strategy,
         intensity=rules.intensity,
         period=rules.period,
+        host=host_key(options.link) if hosts is not None else None,
     )

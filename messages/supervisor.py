@@ -13,8 +13,6 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-import pykka
-
 from blerun.messages.common import DeviceId, GetStats, Role
 
 
@@ -42,8 +40,10 @@ class ChildSpec:
 
     role: Role
     """Which actor this is."""
-    factory: Callable[[object | None, int], pykka.ActorRef[Any]]
-    """Starts the child from its last checkpoint (``None`` at first) and a generation."""
+    factory: Callable[[object | None, int], Any]
+    """Starts the child from its last checkpoint (``None`` at first) and a generation;
+    returns its pykka ``ActorRef`` (or, for a radio in a host process, a stand-in with
+    ``tell``, ``is_alive`` and ``stop``)."""
     restart: Restart = Restart.PERMANENT
     """Whether a dead child comes back."""
     shutdown_timeout: float = 2.0
@@ -64,6 +64,8 @@ class GroupSpec:
     """At most this many restarts ..."""
     period: float = 60.0
     """... within this many seconds; one more escalates: the device goes FAILED."""
+    host: str | None = None
+    """The radio host process its radio runs in (``None``: in the runtime's process)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,8 +136,34 @@ class Shutdown:
     """Where the answer goes."""
 
 
-SupervisorCommand = StartGroup | StopGroup | ChildFailed | Checkpoint | Shutdown | GetStats
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HostDown:
+    """A radio host process is gone or must go: it exited, died, or stopped answering."""
+
+    host: str
+    """Which host (its radio's key)."""
+    incarnation: int
+    """Which start of it, so a late report about a replaced host is ignored."""
+    reason: str
+    """"exited" (its stream ended), "hung" (no heartbeat answer in time)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HostRecycle:
+    """A radio host passed its recycle bound (uptime, memory, descriptors) while idle."""
+
+    host: str
+    """Which host."""
+    incarnation: int
+    """Which start of it."""
+    why: str
+    """What bound it passed, for the log."""
+
+
+SupervisorCommand = (
+    StartGroup | StopGroup | ChildFailed | Checkpoint | Shutdown | HostDown | HostRecycle | GetStats
+)
 """Everything the SupervisorActor accepts."""
 
-LIFECYCLE = (StartGroup, StopGroup, ChildFailed, Checkpoint, Shutdown)
+LIFECYCLE = (StartGroup, StopGroup, ChildFailed, Checkpoint, Shutdown, HostDown, HostRecycle)
 """Supervision messages: a fault plan touches them only when a rule names them."""

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
             "_values",
             "_waiters",
             "_scan",
+            "_transport",
         ],
         2,
     ),
@@ -44,7 +45,9 @@ LAYERS: dict[str, int] = {
     # 4: the actors
     **dict.fromkeys(["_radio", "_reconnect", "_notify", "_supervisor"], 4),
     # 5: the core (wiring, validation + sending, shutdown)
-    **dict.fromkeys(["_wiring", "_device_core", "_plans", "_shutdown", "_targets"], 5),
+    **dict.fromkeys(
+        ["_wiring", "_device_core", "_plans", "_shutdown", "_targets", "_host_main", "_hosts"], 5
+    ),
     # 6: the facades
     **dict.fromkeys(["_subscription", "_device", "_runtime", "__init__"], 6),
 }
