@@ -373,10 +373,13 @@ class SimBleakClient(BaseBleakClient):
         cccd = characteristic.get_descriptor(_CCCD_UUID)
         if cccd is None:
             raise BleakError(f"characteristic {characteristic.uuid} has no CCCD")
-        link.callbacks.pop(characteristic.handle + 1, None)
         await self._until_lost(
             link.connection.gatt_client.write_value(cccd.handle, b"\x00\x00", with_response=True)
         )
+        # Only now, as bleak's BlueZ, WinRT and CoreBluetooth backends do: what the
+        # peripheral sent before it took the unsubscribe in arrives ahead of the write
+        # response on the same link, and still reaches the callback.
+        link.callbacks.pop(characteristic.handle + 1, None)
 
 
 async def _disconnect_quietly(connection: Connection) -> None:
