@@ -74,11 +74,13 @@ class _CentralDevice(Device):
     def on_gatt_pdu(self, connection_handle: int, pdu: bytes) -> None:
         opcode = pdu[0]
         if opcode in (Op.NOTIFICATION, Op.INDICATION):
+            if opcode == Op.INDICATION:
+                # Confirmed by the stack before the application sees the value, as
+                # bluetoothd does: what the application does cannot stall the stream.
+                self.send_l2cap_pdu(connection_handle, ATT_CID, _CONFIRMATION)
             sink = self.value_sinks.get(connection_handle)
             if sink is not None:
                 sink(int.from_bytes(pdu[1:3], "little"), pdu[3:])
-            if opcode == Op.INDICATION:
-                self.send_l2cap_pdu(connection_handle, ATT_CID, _CONFIRMATION)
             return
         if opcode in _RESPONSES and not self._awaited(connection_handle, pdu):
             # The late answer to a request its caller cancelled. Bumble would log it, or

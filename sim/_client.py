@@ -15,7 +15,7 @@ request, which would otherwise surface as a bare ``CancelledError``); an unknown
 address raises ``BleakDeviceNotFoundError``; a connect the peripheral refuses raises
 ``BleakError``; a connect that finds nothing advertising within bleak's ``timeout``
 raises ``TimeoutError``. ``disconnected_callback`` runs when the link ends for any
-reason other than this client's own ``disconnect()``.
+reason, this client's own ``disconnect()`` included (as on bleak's platform backends).
 """
 
 from __future__ import annotations
@@ -65,15 +65,21 @@ class _Link:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.lost: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        # The callback is for a link that was up and that this client did not end.
+        # The callback is for a link that was up, and is called once per link.
         self.established = False
-        self.by_us = False
+        self.reported = False
         self.callbacks: dict[int, NotifyCallback] = {}
 
     def deliver(self, value_handle: int, value: bytes) -> None:
         callback = self.callbacks.get(value_handle)
-        if callback is not None:
+        if callback is None:
+            return
+        try:
             callback(bytearray(value))
+        except Exception:
+            # On BlueZ the callback runs in a D-Bus signal handler, and dbus-fast logs
+            # what it raises; the link and the next notification are unaffected.
+            logger.exception("notification callback for handle %#06x raised", value_handle)
 
 
 class SimBleakClient(BaseBleakClient):
@@ -135,7 +141,9 @@ class SimBleakClient(BaseBleakClient):
             try:
                 connection = await central.connect(peer)
             except ConnectFailed as exc:
-                raise BleakError(f"{self.address}: connection failed: {exc}") from exc
+                # BlueZ answers every LE connect that fails below it with this text
+                # (src/device.c, att_connect_cb); retry libraries classify by it.
+                raise BleakError(f"{self.address}: le-connection-abort-by-local ({exc})") from exc
             link = _Link(connection)
             connection.on("disconnection", lambda reason: self._on_disconnection(link, reason))
             central.value_sinks[connection.handle] = link.deliver
@@ -147,7 +155,6 @@ class SimBleakClient(BaseBleakClient):
             except (Exception, asyncio.CancelledError):
                 # A half-set-up link is torn down before the error reaches the caller;
                 # the teardown is not this caller's to cancel.
-                link.by_us = True
                 air._spawn(_disconnect_quietly(connection))
                 self._forget(link)
                 raise
@@ -155,9 +162,19 @@ class SimBleakClient(BaseBleakClient):
     def _on_disconnection(self, link: _Link, reason: int) -> None:
         if not link.lost.done():
             link.lost.set_result(reason)
+        self._end(link)
+
+    def _end(self, link: _Link) -> None:
+        """This client is done with ``link``: forget it, and report it once if it was up.
+
+        As bleak's BlueZ, WinRT and CoreBluetooth backends do, the report comes for every
+        cause, this client's own ``disconnect()`` included (before it returns).
+        """
         self._forget(link)
-        if link.established and not link.by_us and self._disconnected_callback is not None:
-            self._disconnected_callback()
+        if link.established and not link.reported:
+            link.reported = True
+            if self._disconnected_callback is not None:
+                self._disconnected_callback()
 
     def _forget(self, link: _Link) -> None:
         sinks = self._air._central.value_sinks
@@ -172,23 +189,25 @@ class SimBleakClient(BaseBleakClient):
         link = self._link
         if link is None or link.lost.done() or self._air.closed:
             if link is not None:
-                self._forget(link)
+                self._end(link)
             return
         self._air._require_loop()
-        link.by_us = True
         try:
             await link.connection.disconnect()
         except asyncio.CancelledError:
-            # As BlueZ does: after a cancelled disconnect this client is disconnected;
-            # the link itself is torn down in the background (a stalled disconnect
-            # consumed its fault, so the next request goes through).
-            self._forget(link)
+            # As bleak's BlueZ backend does: after a cancelled disconnect this client is
+            # disconnected and has reported it; the link itself is torn down in the
+            # background (a stalled disconnect consumed its fault, so this one goes
+            # through).
+            self._end(link)
             self._air._spawn(_disconnect_quietly(link.connection))
             raise
         except (hci.HCI_Error, core.BaseBumbleError) as exc:
             if not link.lost.done():
+                self._end(link)
+                self._air._spawn(_disconnect_quietly(link.connection))
                 raise BleakError(f"{self.address}: disconnect failed: {exc}") from exc
-        self._forget(link)
+        self._end(link)
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         raise BleakError("blerun.sim does not emulate pairing")
@@ -371,8 +390,11 @@ class SimBleakClient(BaseBleakClient):
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         link = self._require_link()
         cccd = characteristic.get_descriptor(_CCCD_UUID)
-        if cccd is None:
-            raise BleakError(f"characteristic {characteristic.uuid} has no CCCD")
+        if cccd is None or characteristic.handle + 1 not in link.callbacks:
+            # BlueZ's answer (src/gatt-client.c, characteristic_stop_notify).
+            raise BleakError(
+                f"{self.address}: characteristic {characteristic.uuid}: No notify session started"
+            )
         await self._until_lost(
             link.connection.gatt_client.write_value(cccd.handle, b"\x00\x00", with_response=True)
         )

@@ -37,6 +37,7 @@ class Op:
     """ATT opcodes the emulated peripheral looks at (Vol 3, Part F, 3.4.8)."""
 
     ERROR_RSP: Final = 0x01
+    READ_BY_TYPE_REQ: Final = 0x08
     READ_REQ: Final = 0x0A
     READ_BLOB_REQ: Final = 0x0C
     WRITE_REQ: Final = 0x12
@@ -192,6 +193,16 @@ class GattTable:
                 ):
                     state.cccd_handle = attribute.handle
                     self.by_cccd_handle[attribute.handle] = state
+
+    @staticmethod
+    def finds_nothing(pdu: bytes, attributes: list[att.Attribute[bytes]]) -> bool:
+        """Whether a Read By Type request matches no attribute (a well-formed one)."""
+        start = int.from_bytes(pdu[1:3], "little")
+        end = int.from_bytes(pdu[3:5], "little")
+        if start == 0 or start > end or len(pdu) not in (7, 21):
+            return False  # Bumble answers these itself, without logging
+        wanted = UUID.from_bytes(pdu[5:])
+        return not any(a.type == wanted and start <= a.handle <= end for a in attributes)
 
     def refusal(self, opcode: int, handle: int, attribute: att.Attribute[bytes] | None) -> int:
         """The ATT error a real server answers ``opcode`` on ``handle`` with, or 0.

@@ -30,6 +30,8 @@ from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 from bumble.host import DataPacketQueue
 
+from blerun.gatt import AttErrorCode
+
 from ._faults import Counters, FaultPlan, Operation, PeripheralCounters, Ruling
 from ._gatt import ATT_CID, CharState, GattTable, Op, to_bumble_uuid
 from ._hci import (
@@ -78,7 +80,7 @@ class _PeripheralDevice(Device):
 class _Link:
     """One link of this peripheral to the central, from connection to disconnection."""
 
-    __slots__ = ("alive", "connection", "indication_pending", "long_write_to_spec", "queue", "subs")
+    __slots__ = ("alive", "connection", "indication_pending", "queue", "subs")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -88,7 +90,6 @@ class _Link:
         # (characteristic, explicit payload or None for the next one, forced)
         self.queue: deque[tuple[CharState, bytes | None, bool]] = deque()
         self.indication_pending = False
-        self.long_write_to_spec = False
 
 
 class _Stream:
@@ -290,6 +291,14 @@ class Node:
             # Continuations of a long read or write: checked, never a fault's target.
             self._admit(handle, pdu)
             return True
+        elif opcode == Op.READ_BY_TYPE_REQ:
+            # The request that ends every characteristic discovery: Bumble's server
+            # answers it with a logging.debug() on the root logger, which also
+            # configures logging for an application that has not.
+            if not GattTable.finds_nothing(pdu, self.device.gatt_server.attributes):
+                return False
+            self._answer_error(handle, pdu, AttErrorCode.ATTRIBUTE_NOT_FOUND)
+            return True
         else:
             return False
         ruling = self.faults.rule(op)
@@ -310,10 +319,6 @@ class Node:
             return
         opcode = pdu[0]
         if opcode == Op.EXECUTE_WRITE_REQ:
-            if pdu[1:2] == b"\x01" and link.long_write_to_spec:
-                self.counters.writes += 1
-                self._changed()
-            link.long_write_to_spec = False
             self.device.forward_gatt_pdu(connection_handle, pdu)
             return
         handle = int.from_bytes(pdu[1:3], "little")
@@ -323,15 +328,9 @@ class Node:
             if opcode != Op.WRITE_CMD:
                 self._answer_error(connection_handle, pdu, refusal)
             return
-        if handle in self.table.by_value_handle:
-            if opcode == Op.READ_REQ:
-                self.counters.reads += 1
-                self._changed()
-            elif opcode in (Op.WRITE_REQ, Op.WRITE_CMD):
-                self.counters.writes += 1
-                self._changed()
-            elif opcode == Op.PREPARE_WRITE_REQ:
-                link.long_write_to_spec = True
+        if handle in self.table.by_value_handle and opcode == Op.READ_REQ:
+            self.counters.reads += 1
+            self._changed()
         self.device.forward_gatt_pdu(connection_handle, pdu)
 
     def _answer_error(self, connection_handle: int, pdu: bytes, code: int) -> None:
@@ -348,7 +347,11 @@ class Node:
         if handler is None:
             char.stored = value
         else:
-            handler(self._owner, value)
+            handler(self._owner, value)  # raising refuses the write: not counted
+        # Counted once the application took it: a request, a command, or the Execute
+        # of a long write, never one the server or the application refused.
+        self.counters.writes += 1
+        self._changed()
 
     # -- transmitter ---------------------------------------------------------------
 
