@@ -21,12 +21,29 @@ controls and :class:`PeripheralCounters`.
 Handle convention (BlueZ's): a characteristic's ``handle`` is its declaration handle and
 its value handle is ``handle + 1``; services and descriptors carry their own handles.
 
-The package does not depend on the rest of blerun: plain bleak users can test with it.
+The package depends on nothing of blerun but :mod:`blerun.gatt` (shared UUIDs and ATT
+codes): plain bleak users can test with it. It needs the ``sim`` extra (Bumble):
+``pip install "blerun[sim]"``.
+
+Code that builds ``BleakClient(address)`` without a ``backend=`` reaches an air inside
+``with use_air(air):``; the pytest plugin (installed with the extra) gives tests a ready
+air and peripherals. See docs/sim.md for both, the one-loop rule and the ``_async`` twins.
 """
 
+import importlib.util as _importlib_util
+
+if _importlib_util.find_spec("bumble") is None:  # pragma: no cover - checked in a subprocess
+    raise ImportError(
+        'blerun.sim needs Bumble, which the "sim" extra installs: pip install "blerun[sim]"',
+        name="bumble",
+    )
+
+from ._adapter import Adapter
 from ._air import VirtualAir
 from ._faults import Operation, PeripheralCounters
+from ._install import use_air
 from ._peripheral import Peripheral
+from ._realism import Realism, RealismName
 from ._spec import (
     AttError,
     CharacteristicSpec,
@@ -65,6 +82,7 @@ __all__ = [
     "NUS_SERVICE",
     "NUS_TX",
     "TEMPERATURE",
+    "Adapter",
     "AttError",
     "CharacteristicSpec",
     "NotifySource",
@@ -73,6 +91,8 @@ __all__ = [
     "PeripheralCounters",
     "PeripheralSpec",
     "Property",
+    "Realism",
+    "RealismName",
     "ServiceSpec",
     "ValueSource",
     "VirtualAir",
@@ -83,4 +103,5 @@ __all__ = [
     "sensor",
     "temperature_value",
     "uart_device",
+    "use_air",
 ]
