@@ -30,14 +30,8 @@ Code that builds ``BleakClient(address)`` without a ``backend=`` reaches an air 
 air and peripherals. See docs/sim.md for both, the one-loop rule and the ``_async`` twins.
 """
 
-import importlib.util as _importlib_util
-
-if _importlib_util.find_spec("bumble") is None:  # pragma: no cover - checked in a subprocess
-    raise ImportError(
-        'blerun.sim needs Bumble, which the "sim" extra installs: pip install "blerun[sim]"',
-        name="bumble",
-    )
-
+# First, so that without the sim extra the error says how to get it.
+from . import _requirements  # noqa: F401
 from ._adapter import Adapter
 from ._air import VirtualAir
 from ._faults import Operation, PeripheralCounters

@@ -253,7 +253,9 @@ class VirtualAir:
         world = self._world
         address = world.allocate(spec.address, self._numbers)
         peripheral = Peripheral(spec, address, self._bridge)
-        node = Node(spec, address, peripheral, link=world.link, quiet=world.quiet)
+        node = Node(
+            spec, address, peripheral, link=world.link, quiet=world.quiet, spawn=world.spawn
+        )
         world.add_node(node, peripheral.address)
         try:
             await node.start()

@@ -254,6 +254,27 @@ class Central:
             attempt.close()
             self._connect_lock.release()
 
+    async def wait_unlinked(self) -> None:
+        """Return once this central's host holds no link any more."""
+        host = self.device.host
+        if not host.connections:
+            return
+        loop = asyncio.get_running_loop()
+        unlinked: asyncio.Future[None] = loop.create_future()
+
+        def check() -> None:
+            if not host.connections and not unlinked.done():
+                unlinked.set_result(None)
+
+        def on_disconnection(*_: object) -> None:
+            loop.call_soon(check)  # the host forgets the link after its listeners ran
+
+        host.on("disconnection", on_disconnection)
+        try:
+            await unlinked
+        finally:
+            host.remove_listener("disconnection", on_disconnection)
+
     def lose_links(self, reason: int) -> None:
         """End every link as the controller would report it (its controller is gone)."""
         host = self.device.host

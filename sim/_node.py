@@ -11,8 +11,8 @@ on the radio (drop, silence, refusals, stalls, zombie).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from bumble import hci
 from bumble.core import AdvertisingData
@@ -50,8 +50,10 @@ class Node:
         *,
         link: SimLink,
         quiet: bool,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
         self.spec = spec
+        self._spawn = spawn
         self.address = address
         self._owner = owner
         self._loop = asyncio.get_running_loop()
@@ -60,6 +62,7 @@ class Node:
         self._links: dict[int, PeripheralLink] = {}
         self._silence: asyncio.TimerHandle | None = None
         self._closed = False
+        self._unlinked: list[asyncio.Future[None]] = []
         self._watchers: list[
             tuple[Callable[[PeripheralCounters], bool], asyncio.Future[PeripheralCounters]]
         ] = []
@@ -92,7 +95,7 @@ class Node:
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Power on and start advertising (auto-restarted after every disconnection)."""
+        """Power on and start advertising (again after every disconnection)."""
         await self.device.power_on()
         queue = self.device.host.le_acl_packet_queue
         assert queue is not None, "Bumble host without an LE ACL queue after power-on"
@@ -101,7 +104,17 @@ class Node:
         interval_ms = self.spec.advertising_interval * 1000.0
         self.device.advertising_interval_min = interval_ms
         self.device.advertising_interval_max = interval_ms
-        await self.device.start_advertising(auto_restart=True)
+        # Restarted by this node, not by Bumble's auto_restart: Bumble's restart is a
+        # task nobody owns, still pending when the air's loop stops after a close.
+        await self.device.start_advertising()
+
+    async def _advertise_again(self) -> None:
+        if self._closed:
+            return
+        device = self.device
+        advertiser = device.legacy_advertising_set or device.legacy_advertiser
+        if advertiser is not None:
+            await advertiser.start()
 
     def _advertising_data(self) -> bytes:
         fields: list[tuple[int, bytes]] = [
@@ -149,10 +162,17 @@ class Node:
         link.end()
         self._links.pop(link.connection.handle, None)
         self.counters.disconnects += 1
+        if not self._links:
+            for future in self._unlinked:
+                if not future.done():
+                    future.set_result(None)
+            self._unlinked.clear()
         for handle in [h for h, bits in link.subs.items() if bits]:
             link.subs[handle] = 0
             self.transmitter.update_stream(handle)
         self._changed()
+        if not self._closed:
+            self._spawn(self._advertise_again())
 
     def _on_subscription(
         self, connection: Connection, characteristic: object, notify: bool, indicate: bool
@@ -179,6 +199,15 @@ class Node:
     @property
     def connected(self) -> bool:
         return any(link.alive for link in self._links.values())
+
+    def wait_unlinked(self) -> asyncio.Future[None]:
+        """Resolves once this peripheral's host has seen every link of it end."""
+        future: asyncio.Future[None] = self._loop.create_future()
+        if not self._links:
+            future.set_result(None)
+        else:
+            self._unlinked.append(future)
+        return future
 
     # -- counters ------------------------------------------------------------------
 

@@ -242,22 +242,41 @@ class World:
 
     async def teardown(self, *, owns_loop: bool) -> None:
         """Radio off first, so nothing still waiting on the air can hang: links drop
-        (pending operations fail with BleakError) and pending connects fail."""
+        (pending operations fail with BleakError) and pending connects fail. Then the
+        drops are let through to every host, and the air's tasks (every task, when the
+        air owns the loop) are cancelled and awaited until none is left: a task still
+        pending when the loop closes is reported as destroyed."""
         for controller in [*self._controllers, *self._served]:
             controller.abandon_pending()
         for node in self._nodes.values():
             node.close()
+        unlinked: list[asyncio.Future[None]] = [
+            node.wait_unlinked() for node in self._nodes.values()
+        ]
+        unlinked += [asyncio.ensure_future(c.wait_unlinked()) for c in self._centrals.values()]
+        if unlinked:
+            _, late = await asyncio.wait(unlinked, timeout=_SETTLE_TIMEOUT)
+            for waiter in late:
+                waiter.cancel()
+            if late:
+                await asyncio.wait(late)
         current = asyncio.current_task()
-        if owns_loop:
-            # Nobody else runs on this loop: every task is ours or Bumble's.
-            doomed = {t for t in asyncio.all_tasks() if t is not current}
-        else:
-            doomed = set(self._tasks)
-        for task in doomed:
-            task.cancel()
-        if doomed:
+        for _ in range(_SWEEPS):
+            if owns_loop:
+                # Nobody else runs on this loop: every task is ours or Bumble's.
+                doomed = {t for t in asyncio.all_tasks() if t is not current}
+            else:
+                doomed = set(self._tasks)
+            if not doomed:
+                return
+            for task in doomed:
+                task.cancel()
             await asyncio.wait(doomed)
 
 
+# Bounds on closing: time for the drops to reach the hosts, cancel-and-await rounds (a
+# cancelled task's cleanup may start another).
+_SETTLE_TIMEOUT = 1.0
+_SWEEPS = 5
 # HCI reason a central's host vanishing looks like to the peripheral: its link timed out.
 _CONNECTION_TIMEOUT = 0x08
