@@ -179,6 +179,8 @@ class SimBleakClient(BaseBleakClient):
                 raise port.realism.connect_failed(self.address, exc.status) from exc
             except ConnectInProgress as exc:
                 raise port.realism.connect_in_progress(self.address) from exc
+            except core.BaseBumbleError as exc:  # e.g. the air's process went away
+                raise BleakError(f"{self.address}: connect failed: {exc!r}") from exc
             link = _Link(connection, central)
             connection.on("disconnection", lambda reason: self._on_disconnection(link, reason))
             central.value_sinks[connection.handle] = link.deliver
@@ -324,6 +326,8 @@ class SimBleakClient(BaseBleakClient):
             raise self._port.realism.att_error(int(exc.error_code)) from exc
         except core.TimeoutError as exc:
             raise BleakError(f"{self.address}: ATT request timed out") from exc
+        except core.BaseBumbleError as exc:  # e.g. the air's process went away
+            raise BleakError(f"{self.address}: {exc!r}") from exc
         finally:
             link.lost.remove_done_callback(on_lost)
 

@@ -97,6 +97,7 @@ class ControllerServer:
         self._endpoint: str | None = None
         self._directory: str | None = None
         self._server: asyncio.Server | None = None
+        self._socket: socket.socket | None = None
         self._connections: set[_ServedHost] = set()
 
     def endpoint(self) -> str:
@@ -106,6 +107,7 @@ class ControllerServer:
                 if self._world.closed:
                     raise RuntimeError("the air is closed")
                 sock, self._endpoint, self._directory = _listen()
+                self._socket = sock
                 self._schedule(sock)
             return self._endpoint
 
@@ -134,6 +136,10 @@ class ControllerServer:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        with self._lock:
+            sock, self._socket = self._socket, None
+        if sock is not None and server is None:
+            sock.close()  # bound and listening, but the loop never started serving it
         for connection in list(self._connections):
             if connection.transport is not None:
                 connection.transport.close()

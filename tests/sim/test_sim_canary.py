@@ -25,7 +25,7 @@ import bleak.backends.scanner
 import pytest
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.scanner import BaseBleakScanner
-from bumble import att, controller, core, device, gatt, gatt_client, hci, host, link, ll
+from bumble import att, controller, core, device, gatt, gatt_client, hci, host, link, ll, transport
 from bumble.transport import common as transport_common
 
 from simkit import arun
@@ -77,6 +77,10 @@ _METHODS: list[tuple[type[Any], str, list[str]]] = [
     (device.Device, "send_async_command", ["self", "command"]),
     (device.Device, "send_sync_command", ["self", "command"]),
     (device.Device, "start_advertising", ["self", "advertising_type", "target"]),
+    # sim/_node.py re-advertises after a disconnection itself (Bumble's auto_restart
+    # leaves an unowned task behind at close).
+    (device.AdvertisingSet, "start", ["self"]),
+    (device.LegacyAdvertiser, "start", ["self"]),
     (gatt_client.Client, "write_value", ["self", "attribute", "value", "with_response"]),
     (gatt_client.Client, "read_value", ["self", "attribute"]),
     (gatt_client.Client, "discover_descriptors", ["self", "characteristic"]),
@@ -116,6 +120,19 @@ def test_device_att_handler_is_on_gatt_pdu_called_with_a_handle() -> None:
         assert hasattr(device.Device.on_gatt_pdu, "__wrapped__")
 
     arun(build())
+
+
+def test_device_keeps_the_legacy_advertiser_it_started() -> None:
+    source = inspect.getsource(device.Device.start_advertising)
+    assert "self.legacy_advertising_set = await self.create_advertising_set(" in source
+    assert "self.legacy_advertiser = LegacyAdvertiser(" in source
+
+
+def test_transport_specs_the_remote_side_opens() -> None:
+    # sim/_remote.py hands other processes "unix:<path>" or "tcp-client:<host>:<port>".
+    source = inspect.getsource(transport._open_transport)
+    assert "scheme in ('unix', 'unix-client')" in source
+    assert "scheme == 'tcp-client'" in source
 
 
 def test_controller_reports_address_changes_to_its_link() -> None:
