@@ -244,7 +244,9 @@ class RemotePort:
             await self._abandon(transport, result, repr(exc))
             return
         result.set_result(central)
-        transport.source.terminated.add_done_callback(lambda _: self._lost(central))
+        terminated = getattr(transport.source, "terminated", None)
+        if isinstance(terminated, asyncio.Future):  # absent on a snooping wrapper
+            terminated.add_done_callback(lambda _: self._lost(central))
         try:
             await asyncio.Event().wait()  # held open until this loop's tasks are cancelled
         finally:

@@ -11,7 +11,12 @@ from typing import Any, TypeVar
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 
-from blerun.sim import HEART_RATE_MEASUREMENT, VirtualAir, parse_heart_rate_measurement
+from blerun.sim import (
+    HEART_RATE_MEASUREMENT,
+    VirtualAir,
+    heart_rate_monitor,
+    parse_heart_rate_measurement,
+)
 
 T = TypeVar("T")
 
@@ -155,3 +160,12 @@ def expect(pipe: Connection, tag: str, timeout: float = BOUND) -> Any:
     got, payload = pipe.recv()
     assert got == tag, f"expected {tag!r}, got {got!r}: {payload!r}"
     return payload
+
+
+def air_owner_session(pipe: Connection) -> None:
+    """The body of a spawned child that owns an air: it sends ("air", (client backend,
+    heart-rate monitor's address)) and serves until killed."""
+    with VirtualAir.start() as air:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-owned", rate_hz=100.0))
+        pipe.send(("air", (air.client_backend, hr.address)))
+        pipe.recv()  # never comes: the parent kills this process

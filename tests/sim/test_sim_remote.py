@@ -17,10 +17,20 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 import pytest
+from bleak import BleakClient
+from bleak.exc import BleakError
 
-from blerun.sim import VirtualAir, heart_rate_monitor
+from blerun.sim import HEART_RATE_MEASUREMENT, VirtualAir, heart_rate_monitor
 
-from simkit import BOUND, expect, remote_session
+from simkit import (
+    BOUND,
+    Collector,
+    Disconnects,
+    air_owner_session,
+    arun,
+    expect,
+    remote_session,
+)
 
 SPAWN = multiprocessing.get_context("spawn")
 _JOIN = 10.0
@@ -139,3 +149,29 @@ def test_closing_the_air_ends_the_childs_links(
     expect(pipe, "done")
     process.join(BOUND)
     assert process.exitcode == 0
+
+
+def test_the_air_process_dying_ends_links_in_this_process(
+    spawn: Callable[..., tuple[SpawnProcess, Connection]],
+) -> None:
+    # Here the *test* process is the other side: the air lives in a child, and its
+    # backend class arrives through the pipe (ForkingPickler) and unpickles to a class
+    # whose central reaches the child's air through its socket.
+    owner, pipe = spawn(air_owner_session)
+    client_backend, address = expect(pipe, "air")
+
+    async def main() -> int:
+        lost = Disconnects()
+        values = Collector()
+        client = BleakClient(address, lost, backend=client_backend)
+        await client.connect()
+        await client.start_notify(HEART_RATE_MEASUREMENT, values)
+        await values.wait_for(3)
+        owner.kill()  # no power-off, no goodbye: the socket just closes
+        await lost.wait()
+        assert not client.is_connected
+        with pytest.raises(BleakError):
+            await client.connect()
+        return lost.count
+
+    assert arun(main()) == 1
