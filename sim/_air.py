@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import os
 import threading
@@ -93,10 +92,9 @@ class VirtualAir:
         self._pid = os.getpid()
         self._peripherals: list[Peripheral] = []
         self._adapters: dict[str, Adapter] = {}
-        self._numbers = itertools.count(1)
         self._client_backend: type[SimBleakClient] = self._bind("client", None)
         self._scanner_backend: type[SimBleakScanner] = self._bind("scanner", None)
-        register_air(self._id, self)
+        register_air(self._id, self._backend_class)
 
     # -- construction --------------------------------------------------------------
 
@@ -251,7 +249,7 @@ class VirtualAir:
         if not isinstance(spec, PeripheralSpec):
             raise TypeError(f"expected a PeripheralSpec, got {type(spec).__name__}")
         world = self._world
-        address = world.allocate(spec.address, self._numbers)
+        address = world.allocate(spec.address)
         peripheral = Peripheral(spec, address, self._bridge)
         node = Node(
             spec, address, peripheral, link=world.link, quiet=world.quiet, spawn=world.spawn
@@ -309,7 +307,7 @@ class VirtualAir:
 
         return bind(kind, self._world, adapter, describe)
 
-    def backend_class(self, kind: str, adapter: str | None) -> type[Any]:
+    def _backend_class(self, kind: str, adapter: str | None) -> type[Any]:
         """The class a pickled reference to this air's backend stands for here."""
         if adapter is not None and adapter in self._adapters:
             found = self._adapters[adapter]

@@ -20,15 +20,12 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._client import SimBleakClient
 from ._port import AirPort, BackendRef
 from ._remote import RemotePort
 from ._scanner import SimBleakScanner
-
-if TYPE_CHECKING:
-    from ._air import VirtualAir
 
 __all__ = ["BackendKind", "bind", "register_air", "restore"]
 
@@ -39,8 +36,9 @@ _BASES: dict[str, type[SimBleakClient] | type[SimBleakScanner]] = {
     "scanner": SimBleakScanner,
 }
 
-# The airs of this process, by identity, for unpickling in the process that pickled.
-_airs: weakref.WeakValueDictionary[str, VirtualAir] = weakref.WeakValueDictionary()
+# The airs of this process, by identity, for unpickling in the process that pickled:
+# each air's own lookup of its classes, held weakly (a closed, dropped air is forgotten).
+_airs: dict[str, weakref.WeakMethod[Callable[[str, str | None], type[Any]]]] = {}
 # Classes unpickled in a process other than their air's: one per reference, so that
 # unpickling the same backend twice gives the same class (and the same central).
 _remote_classes: dict[BackendRef, type[Any]] = {}
@@ -81,17 +79,24 @@ def bind(
     return _BoundBackend(base.__name__, (base,), namespace)
 
 
-def register_air(air_id: str, air: VirtualAir) -> None:
-    """Let references to ``air`` unpickle to its own classes in this process."""
-    _airs[air_id] = air
+def register_air(air_id: str, lookup: Callable[[str, str | None], type[Any]]) -> None:
+    """Let references to an air unpickle to its own classes in this process.
+
+    ``lookup(kind, adapter)`` (a bound method of the air, held weakly) gives the class.
+    """
+    with _remote_lock:
+        for gone in [key for key, ref in _airs.items() if ref() is None]:
+            del _airs[gone]
+        _airs[air_id] = weakref.WeakMethod(lookup)
 
 
 def restore(ref: BackendRef) -> type[Any]:
     """The backend class a pickled :class:`BackendRef` stands for, in this process."""
     if ref.pid == os.getpid():
-        air = _airs.get(ref.air_id)
-        if air is not None:
-            return air.backend_class(ref.kind, ref.adapter)
+        held = _airs.get(ref.air_id)
+        lookup = held() if held is not None else None
+        if lookup is not None:
+            return lookup(ref.kind, ref.adapter)
     # Another process (or the air is gone): one class per reference, cached.
     with _remote_lock:
         found = _remote_classes.get(ref)

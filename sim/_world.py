@@ -75,6 +75,7 @@ class World:
         self._controllers: list[CentralController] = []
         self._served: list[CentralController] = []
         self._adapter_numbers = itertools.count(0)
+        self._peripheral_numbers = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- the AirPort ---------------------------------------------------------------
@@ -204,7 +205,7 @@ class World:
     def centrals(self) -> tuple[Central, ...]:
         return tuple(self._centrals.values())
 
-    def allocate(self, wanted: str | None, numbers: itertools.count[int]) -> hci.Address:
+    def allocate(self, wanted: str | None) -> hci.Address:
         """A free peripheral address: ``wanted``, checked, or the next F0:...:NN."""
         if wanted is not None:
             address = random_static(wanted)
@@ -212,7 +213,7 @@ class World:
                 raise ValueError(f"address {wanted} is already on this air")
             return address
         while True:
-            n = next(numbers)
+            n = next(self._peripheral_numbers)
             address = random_static(f"F0:00:00:00:{n >> 8 & 0xFF:02X}:{n & 0xFF:02X}")
             if address not in self._nodes:
                 return address
