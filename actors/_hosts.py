@@ -114,6 +114,24 @@ class HostPolicy:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HostInfo:
+    """One radio host process, as ``Runtime.hosts()`` reports it."""
+
+    key: str
+    """The radio (adapter) it serves."""
+    incarnation: int
+    """How many times a host was started for this key (restarts and recycles count)."""
+    pid: int | None
+    """Its process id."""
+    uptime: float
+    """Seconds since it was started."""
+    rss: int
+    """Resident memory at its last heartbeat, bytes (-1: not known yet)."""
+    fds: int
+    """Open file descriptors at its last heartbeat (-1: not known)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HostParts:
     """The runtime's pieces a host's frames go to."""
 
@@ -351,6 +369,17 @@ class RadioHost:
             self.process.join(0.5)
         return not self.process.is_alive()
 
+    def info(self) -> HostInfo:
+        pong = self.last_pong
+        return HostInfo(
+            key=self.key,
+            incarnation=self.incarnation,
+            pid=self.process.pid,
+            uptime=self._parts.clock.now() - self._started_at,
+            rss=pong.rss if pong else -1,
+            fds=pong.fds if pong else -1,
+        )
+
     # --- fault injection ----------------------------------------------------------------
 
     def signal(self, how: str) -> None:
@@ -418,6 +447,10 @@ class HostTable:
             old.retire(self.policy.shutdown_timeout)
             self.host(key)
         return old
+
+    def info(self) -> tuple[HostInfo, ...]:
+        """What each current host looks like now."""
+        return tuple(host.info() for host in list(self._hosts.values()))
 
     def fault(self, how: str, key: str | None) -> int | None:
         """Make the host of ``key`` (default: the first) fail as ``how`` says; its pid."""

@@ -21,7 +21,7 @@ from blerun.actors._clock import Clock, LoopClock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
 from blerun.actors._faults import FaultPlan
-from blerun.actors._hosts import HostPolicy, host_table
+from blerun.actors._hosts import HostInfo, HostPolicy, host_table
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import Backend
 from blerun.actors._loop import LoopBridge, off_loop
@@ -326,6 +326,11 @@ class Runtime:
         """Make one actor of ``device`` crash, as a bug would (fault injection)."""
         core = device._core
         self._running().router.slot_for(core.device, role).tell(Poison(note=note))
+
+    def hosts(self) -> tuple[HostInfo, ...]:
+        """The radio host processes running now (empty in-process)."""
+        hosts = self._parts.hosts if self._parts is not None else None
+        return hosts.info() if hosts is not None else ()
 
     def crash_host(
         self, how: Literal["kill", "freeze", "wedge"] = "kill", *, adapter: str | None = None

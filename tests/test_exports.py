@@ -60,6 +60,8 @@ ACTORS_SURFACE = {
     "ConnectionState",
     "Device",
     "DeviceStatistics",
+    "HostInfo",
+    "HostPolicy",
     "Jitter",
     "Metrics",
     "Notification",
