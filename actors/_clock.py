@@ -57,10 +57,13 @@ class _LoopTimer:
         # The flag alone makes a late firing harmless; dropping the handle just frees it.
         self._cancelled = True
         handle = self._handle
-        if handle is not None:
-            # A closed loop fires nothing anyway.
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(handle.cancel)
+        if handle is None:
+            return
+        if _running_loop() is self._loop:
+            handle.cancel()
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop fires nothing anyway
+            self._loop.call_soon_threadsafe(handle.cancel)
 
 
 class LoopClock:
@@ -81,6 +84,9 @@ class LoopClock:
     def call_later(self, delay: float, callback: Callable[[], None], *, label: str) -> Timer:
         timer = _LoopTimer(self._loop, callback)
         due = self._loop.time() + max(0.0, delay)
+        if _running_loop() is self._loop:
+            timer.arm(due)  # the loop's own thread (the device actors): no wake-up needed
+            return timer
         try:
             self._loop.call_soon_threadsafe(timer.arm, due)
         except RuntimeError:  # loop closed: the runtime is shutting down, nothing fires
@@ -188,3 +194,10 @@ class FakeClock:
 def monotonic() -> float:
     """Real monotonic seconds, for bounds on real waits (shutdown), never for timers."""
     return time.monotonic()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

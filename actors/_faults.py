@@ -7,7 +7,11 @@ stream per destination, so a message stream produced by one thread (notification
 the loop, for instance) sees the same faults on every run with the same seed.
 
 Replies to callers are not subject to faults: a dropped reply would only turn into the
-caller's timeout, which the tests of timeouts cover directly.
+caller's timeout, which the tests of timeouts cover directly. The runtime's own lifecycle
+messages (supervision, ``Close``, ``Escalate``, ``Resync``, ``Poison``) and the state
+events a device's actors live by (``StateChanged``) are protected: a rule touches them
+only when it names their type, so "drop 10% of everything" cannot make ``close()`` leave
+actors running, nor leave a connected device with its subscriptions never re-applied.
 """
 
 from __future__ import annotations
@@ -20,8 +24,17 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TypedDict, Unpack
 
-from blerun.actors._errors import InvalidPolicy
-from blerun.messages import Address, Role
+from blerun.actors.errors import InvalidPolicy
+from blerun.messages import (
+    LIFECYCLE,
+    Close,
+    Escalate,
+    Poison,
+    Recipient,
+    Resync,
+    Role,
+    StateChanged,
+)
 
 
 class FaultKind(enum.Enum):
@@ -34,7 +47,12 @@ class FaultKind(enum.Enum):
     DUPLICATE = "duplicate"
     """Delivered twice."""
     REORDER = "reorder"
-    """Held back and delivered after the next message to the same actor."""
+    """Held back and delivered after the next message to the same actor (or after the
+    plan's ``hold`` bound, whichever comes first)."""
+
+
+PROTECTED: tuple[type, ...] = (*LIFECYCLE, Close, Escalate, Resync, Poison, StateChanged)
+"""Messages a rule applies to only when it names their type."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,11 +74,15 @@ class FaultRule:
     limit: int | None = None
     """Apply at most this many times (``None``: unlimited)."""
 
-    def matches(self, address: Address, message: object) -> bool:
-        return (
-            (not self.types or isinstance(message, self.types))
-            and (self.role is None or address.role is self.role)
-            and (self.device is None or address.device == self.device)
+    def matches(self, recipient: Recipient, message: object) -> bool:
+        if self.types:
+            if not isinstance(message, self.types):
+                return False
+        elif isinstance(message, PROTECTED):
+            return False
+        device = recipient.device
+        return (self.role is None or recipient.role is self.role) and (
+            self.device is None or (device is not None and device.address == self.device)
         )
 
 
@@ -88,7 +110,7 @@ class Match(TypedDict, total=False):
     role: Role | None
     """Only messages to this actor role."""
     device: str | None
-    """Only messages to this device."""
+    """Only messages to this device (its address)."""
     limit: int | None
     """Apply at most this many times."""
 
@@ -99,19 +121,24 @@ class FaultPlan:
     Example::
 
         plan = FaultPlan(seed=7)
-        plan.drop(RawNotification, probability=0.1)
+        plan.drop(NotificationBatch, probability=0.1)
         plan.delay(LinkLost, seconds=0.5)
         with Runtime(faults=plan) as rt: ...
         print(plan.applied())    # what was actually injected
 
     Args:
         seed: Seeds every rule's random streams.
+        hold: Longest time (Clock seconds) a reordered message is held back when no later
+            message to the same actor comes along.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, *, hold: float = 0.05) -> None:
+        if not hold >= 0:
+            raise InvalidPolicy("FaultPlan hold", ">= 0", hold)
         self.seed = seed
+        self.hold = hold
         self._rules: list[FaultRule] = []
-        self._streams: dict[tuple[int, Address], random.Random] = {}
+        self._streams: dict[tuple[int, Recipient], random.Random] = {}
         self._uses: Counter[int] = Counter()
         self._applied: Counter[tuple[FaultKind, str]] = Counter()
         # Rules are consulted from every sending thread; the plan is test machinery
@@ -173,18 +200,25 @@ class FaultPlan:
         """Hold matching messages back until the next message to the same actor passes."""
         return self._add(FaultKind.REORDER, types, **match)
 
-    def decide(self, address: Address, message: object) -> Decision:
+    @property
+    def max_delay(self) -> float:
+        """The longest delay any rule can inject (the reorder ``hold`` included)."""
+        with self._lock:
+            delays = [r.seconds for r in self._rules if r.kind is FaultKind.DELAY]
+        return max([self.hold, *delays])
+
+    def decide(self, recipient: Recipient, message: object) -> Decision:
         """The router's question: what happens to this message?"""
         with self._lock:
             for index, rule in enumerate(self._rules):
-                if not rule.matches(address, message):
+                if not rule.matches(recipient, message):
                     continue
                 if rule.limit is not None and self._uses[index] >= rule.limit:
                     continue
-                stream = self._streams.get((index, address))
+                stream = self._streams.get((index, recipient))
                 if stream is None:
-                    stream = random.Random(f"{self.seed}:{index}:{address}")
-                    self._streams[(index, address)] = stream
+                    stream = random.Random(f"{self.seed}:{index}:{recipient}")
+                    self._streams[(index, recipient)] = stream
                 if stream.random() >= rule.probability:
                     continue
                 self._uses[index] += 1

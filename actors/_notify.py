@@ -1,42 +1,40 @@
 """NotificationActor: the wanted subscriptions, their re-application, and dispatch.
 
-Subscriptions are data (token, characteristic, callback, decoder). On every CONNECTED
-the actor asks the RadioActor to enable each wanted characteristic once for the new
-session; on link loss they are marked inactive, never dropped. A raw notification is
-dropped if its session is over (stale) or its sequence number is not new (a duplicate
-or a reorder), then decoded and handed to each subscriber's callback inside the error
-guard. State listeners (``on_state_change``) are called here too, so user code never
-runs on the RadioActor's thread.
+Subscriptions are data (token, characteristic, callback, decoder). On every CONNECTED the
+actor asks the RadioActor to enable each wanted characteristic once for the new session;
+on link loss they are marked inactive, never dropped. A token is a subscription's
+identity: a second ``Subscribe`` with the same token changes nothing.
+
+Notifications come in batches (one per loop iteration, numbered per session). A batch of
+an ended session is dropped (stale); a duplicated batch is dropped; a batch that comes
+early (an earlier one was delayed or reordered) waits for the missing one, at most
+``reorder_window`` seconds, so every batch is delivered once and in order, and only a
+batch that never comes leaves a gap (counted). Callbacks run on the device's callback
+lane (never here, never on the loop); an async stream gets its notifications on its own
+loop, with no thread in between.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import logging
-import threading
 import typing
-from typing import Any, assert_never
+from typing import assert_never
 
-import pykka
-
-from blerun.actors._errors import InjectedCrash
-from blerun.actors._guard import guarded
-from blerun.actors._metrics import Metrics
-from blerun.actors._router import Router
+from blerun.actors._actor_base import DeviceActor, GroupContext
+from blerun.actors._clock import Timer
+from blerun.actors._values import NotifyStats
 from blerun.messages import (
-    Address,
-    AddStateListener,
     Checkpoint,
-    ChildFailed,
     ConnectionState,
+    Drain,
     GetStats,
+    NotificationBatch,
     NotifyCommand,
     NotifyStarted,
     Poison,
     RawNotification,
-    RemoveStateListener,
-    Resync,
+    ReorderWindowElapsed,
     Role,
     StartNotify,
     StateChanged,
@@ -47,337 +45,301 @@ from blerun.messages import (
 
 log = logging.getLogger(__name__)
 
-_ACCEPTS = typing.get_args(NotifyCommand)
-
-# Which device's NotificationActor the current thread is, if any: a subscription
-# cancelled from inside its own callback must not wait for this very thread.
-_dispatching = threading.local()
-
-
-def dispatching_for(device: str) -> bool:
-    """Whether the caller runs on ``device``'s NotificationActor thread (in a callback)."""
-    return getattr(_dispatching, "device", None) == device
-
-
-class Sentinel(enum.Enum):
-    """Marker values delivered in place of a decoded value."""
-
-    UNDECODABLE = "undecodable"
-    """``Notification.value`` when the subscription's decoder raised (the error is logged
-    and counted as ``notifications.decode_errors``); ``data`` still holds the bytes."""
-
-
-UNDECODABLE = Sentinel.UNDECODABLE
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Notification:
-    """What a subscriber's callback receives."""
-
-    device: str
-    """The device id."""
-    char: str
-    """Normalized characteristic UUID."""
-    data: bytes
-    """The payload as the peripheral sent it."""
-    value: Any
-    """``decode(data)``; ``data`` without a decoder; ``UNDECODABLE`` if decoding failed."""
-    seq: int
-    """Sequence number within the connection and characteristic, from 1."""
-    received_at: float
-    """Clock time when bleak delivered it."""
+_EARLY_LIMIT = 1024
+"""Batches kept for a session not announced yet; more are dropped as stale."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NotifyCheckpoint:
-    """What survives a NotificationActor restart: the user's subscriptions and listeners."""
+    """What survives a NotificationActor restart: the user's subscriptions."""
 
     subscriptions: tuple[Subscribe, ...]
-    listeners: tuple[AddStateListener, ...]
 
 
-class NotificationActor(pykka.ThreadingActor):
-    """One device's subscriptions and user callbacks; see the module docstring."""
+class NotificationActor(DeviceActor):
+    """One device's subscriptions and dispatch; see the module docstring."""
 
-    use_daemon_thread = True
+    role = Role.NOTIFY
+    accepts = typing.get_args(NotifyCommand)
 
     def __init__(
         self,
         *,
-        device: str,
-        router: Router,
-        metrics: Metrics,
-        checkpoint: NotifyCheckpoint | None,
+        ctx: GroupContext,
         generation: int,
+        reorder_window: float,
+        checkpoint: NotifyCheckpoint | None,
     ) -> None:
-        super().__init__()
-        self._device = device
-        self._router = router
-        self._metrics = metrics
-        self._generation = generation
-        self._tags = {"device": device}
-        self._me = Address(device=device, role=Role.NOTIFY)
-        self._radio = Address(device=device, role=Role.RADIO)
-
+        super().__init__(ctx=ctx, generation=generation)
+        self._window = reorder_window
+        self._radio = ctx.slot(Role.RADIO)
+        self._me = ctx.slot(Role.NOTIFY)
         self._subs: dict[int, Subscribe] = {}
-        self._by_char: dict[str, list[Subscribe]] = {}
-        self._listeners: dict[int, AddStateListener] = {}
-        if checkpoint is not None:
-            for sub in checkpoint.subscriptions:
-                self._add(sub)
-            self._listeners = {ln.token: ln for ln in checkpoint.listeners}
-
+        self._by_uuid: dict[str, tuple[Subscribe, ...]] = {}
+        for sub in checkpoint.subscriptions if checkpoint else ():
+            self._add(sub)
         self._seen_version = 0
         self._session: int | None = None
+        self._next_batch = 1
+        self._held: dict[int, tuple[NotificationBatch, float]] = {}  # batch -> (it, arrival)
+        self._early: list[NotificationBatch] = []
+        self._gap_timer: Timer | None = None
         self._active: set[str] = set()
         self._starting: set[str] = set()
         self._awaiting: dict[str, list[int]] = {}
-        self._last_seq: dict[str, int] = {}
-        self._counts = {
-            "delivered": 0,
-            "stale": 0,
-            "out_of_order": 0,
-            "gaps": 0,
-            "unsubscribed": 0,
-            "callback_errors": 0,
-            "decode_errors": 0,
-        }
+        self._counts = dict.fromkeys(("routed", "stale", "out_of_order", "gaps", "unsubscribed"), 0)
 
-    def on_start(self) -> None:
-        _dispatching.device = self._device
-
-    def on_receive(self, message: Any) -> None:
-        if not isinstance(message, _ACCEPTS):
-            log.warning("NotificationActor ignores %r", message, extra={"device": self._device})
-            return
-        msg: NotifyCommand = message
+    def handle(self, msg: NotifyCommand) -> None:
         match msg:
-            case RawNotification():
-                self._on_raw(msg)
+            case NotificationBatch():
+                self._on_batch(msg)
             case Subscribe():
                 self._on_subscribe(msg)
             case Unsubscribe():
                 self._on_unsubscribe(msg)
             case NotifyStarted():
                 self._on_started(msg)
+            case ReorderWindowElapsed():
+                self._on_window(msg)
+            case Drain():
+                # Queued behind every callback routed so far (and every state event
+                # published so far): answered once they have run.
+                reply, request_id = self.router.reply, msg.request_id
+                self.ctx.lane.call(lambda _: reply(request_id), None)
             case StateChanged():
                 if msg.version > self._seen_version:  # duplicates and resyncs are seen once
                     self._seen_version = msg.version
                     self._on_state(msg)
-            case AddStateListener():
-                self._listeners[msg.token] = msg
-                self._checkpoint()
-            case RemoveStateListener():
-                if self._listeners.pop(msg.token, None) is not None:
-                    self._checkpoint()
-            case GetStats():
-                self._router.reply(
-                    msg.request_id,
-                    {
-                        **self._counts,
-                        "subscriptions": len(self._subs),
-                        "active_characteristics": len(self._active),
-                    },
-                )
-            case Resync():
-                pass
-            case Poison():
-                raise InjectedCrash(f"NotificationActor poisoned: {msg.note}", device=self._device)
+            case GetStats() | Poison():
+                pass  # answered by the prologue (DeviceActor.on_receive)
             case _:
                 assert_never(msg)
 
-    # --- the hot path -----------------------------------------------------------------
+    # --- the hot path: order, then dispatch -----------------------------------------
 
-    def _on_raw(self, msg: RawNotification) -> None:
+    def _on_batch(self, msg: NotificationBatch) -> None:
         if msg.session != self._session:
-            self._count("stale")
+            if msg.session > self._seen_version and len(self._early) < _EARLY_LIMIT:
+                self._early.append(msg)  # its CONNECTED was delayed: keep it for now
+                self._arm_window(msg.session, msg.batch, self._window)
+            else:
+                self._count("stale", len(msg.items))
             return
-        char = msg.char
-        last = self._last_seq.get(char, 0)
-        if msg.seq <= last:
-            self._count("out_of_order")
+        if msg.batch < self._next_batch or msg.batch in self._held:
+            self._count("out_of_order", len(msg.items))  # a duplicate, or too late
             return
-        if msg.seq > last + 1:
-            self._count("gaps", msg.seq - last - 1)
-        self._last_seq[char] = msg.seq
-        subscribers = self._by_char.get(char)
-        if not subscribers:
-            self._count("unsubscribed")
+        if msg.batch > self._next_batch:
+            # An earlier batch is late: wait for it, at most the reorder window.
+            self._held[msg.batch] = (msg, self.ctx.clock.now())
+            self._arm_window(msg.session, self._next_batch, self._window)
             return
-        for sub in subscribers:
-            if sub.cancelled.is_set():
-                continue
-            value: Any = msg.data
-            if sub.decode is not None:
-                ok, value = guarded(
-                    sub.decode,
-                    msg.data,
-                    what=f"decoder for {char}",
-                    counter="notifications.decode_errors",
-                    device=self._device,
-                    metrics=self._metrics,
-                )
-                if not ok:
-                    self._counts["decode_errors"] += 1
-                    if sub.skip_undecodable:
-                        continue
-                    value = UNDECODABLE
-            note = Notification(
-                device=self._device,
-                char=char,
-                data=msg.data,
-                value=value,
-                seq=msg.seq,
-                received_at=msg.received_at,
-            )
-            ok, _ = guarded(
-                sub.callback,
-                note,
-                what=f"notification callback for {char}",
-                counter="callbacks.errors",
-                device=self._device,
-                metrics=self._metrics,
-            )
-            if not ok:
-                self._counts["callback_errors"] += 1
-            self._counts["delivered"] += 1
-        self._metrics.increment("notifications.delivered", tags=self._tags)
+        self._dispatch(msg)
+        self._next_batch += 1
+        self._release_held(skip_before=None)
 
-    def _count(self, what: str, n: int = 1) -> None:
+    def _release_held(self, *, skip_before: float | None) -> None:
+        """Deliver held batches in order; with ``skip_before``, a gap in front of a batch
+        that has waited since then is given up (counted as a gap)."""
+        while self._held:
+            first = min(self._held)
+            held, arrived = self._held[first]
+            if first != self._next_batch:
+                if skip_before is None or arrived > skip_before:
+                    break
+                self._count("gaps", first - self._next_batch)
+                self._next_batch = first
+            del self._held[first]
+            self._dispatch(held)
+            self._next_batch += 1
+        if not self._held and not self._early:
+            self._disarm_window()
+
+    def _arm_window(self, session: int, batch: int, delay: float) -> None:
+        if self._gap_timer is None:
+            elapsed, me = ReorderWindowElapsed(session=session, batch=batch), self._me
+            self._gap_timer = self.ctx.clock.call_later(
+                delay, lambda: me.tell(elapsed), label="ReorderWindowElapsed"
+            )
+
+    def _disarm_window(self) -> None:
+        if self._gap_timer is not None:
+            self._gap_timer.cancel()
+            self._gap_timer = None
+
+    def _on_window(self, msg: ReorderWindowElapsed) -> None:
+        self._gap_timer = None
+        if self._early:
+            # Their session was never announced in time: they are not deliverable.
+            self._count("stale", sum(len(b.items) for b in self._early))
+            self._early = []
+        if msg.session == self._session and self._held:
+            now = self.ctx.clock.now()
+            self._release_held(skip_before=now - self._window)
+            if self._held:
+                _, arrived = self._held[min(self._held)]
+                wait = max(0.0, arrived + self._window - now)
+                self._arm_window(msg.session, self._next_batch, wait)
+
+    def _dispatch(self, msg: NotificationBatch) -> None:
+        pairs: list[tuple[Subscribe, RawNotification]] = []
+        streams: dict[int, tuple[Subscribe, list[RawNotification]]] = {}
+        unsubscribed = 0
+        for item in msg.items:
+            subs = self._by_uuid.get(item.uuid)
+            if not subs:
+                unsubscribed += 1
+                continue
+            for sub in subs:
+                if sub.loop is None:
+                    pairs.append((sub, item))
+                else:
+                    streams.setdefault(sub.token, (sub, []))[1].append(item)
+        if pairs:
+            self.ctx.lane.notifications(pairs)
+        routed = len(pairs)
+        for sub, items in streams.values():
+            assert sub.loop is not None
+            routed += len(items)
+            self.ctx.lane.count_streamed(len(items))
+            sub.loop.call_soon_threadsafe(sub.callback, tuple(items))
+        self._counts["routed"] += routed
+        if unsubscribed:
+            self._count("unsubscribed", unsubscribed)
+
+    def _count(self, what: str, n: int) -> None:
         self._counts[what] += n
-        self._metrics.increment(f"notifications.{what}", n, tags=self._tags)
+        self.ctx.metrics.increment(f"notifications.{what}", n, tags=self.tags)
 
     # --- subscriptions ----------------------------------------------------------------
 
     def _add(self, sub: Subscribe) -> None:
         self._subs[sub.token] = sub
-        self._by_char.setdefault(sub.char, []).append(sub)
+        self._by_uuid[sub.uuid] = (*self._by_uuid.get(sub.uuid, ()), sub)
+
+    def _remove(self, sub: Subscribe) -> None:
+        self._subs.pop(sub.token, None)
+        remaining = tuple(s for s in self._by_uuid.get(sub.uuid, ()) if s.token != sub.token)
+        if remaining:
+            self._by_uuid[sub.uuid] = remaining
+        else:
+            self._by_uuid.pop(sub.uuid, None)
 
     def _checkpoint(self) -> None:
-        self._router.tell(
-            Address(device="", role=Role.SUPERVISOR),
+        self.ctx.supervisor.tell(
             Checkpoint(
-                device=self._device,
+                device=self.ctx.device,
                 role=Role.NOTIFY,
-                data=NotifyCheckpoint(tuple(self._subs.values()), tuple(self._listeners.values())),
-            ),
+                data=NotifyCheckpoint(tuple(self._subs.values())),
+            )
         )
 
     def _on_subscribe(self, msg: Subscribe) -> None:
-        if msg.cancelled.is_set():
-            self._router.reply(msg.request_id)
+        if msg.cancelled.is_set() or msg.token in self._subs:
+            self.router.reply(msg.request_id)  # cancelled already, or a duplicate
             return
         self._add(msg)
         self._checkpoint()
-        if self._session is None or msg.char in self._active:
-            self._router.reply(msg.request_id)  # recorded; applied on the next CONNECTED
+        if self._session is None or msg.uuid in self._active:
+            self.router.reply(msg.request_id)  # recorded; applied on the next CONNECTED
             return
-        self._awaiting.setdefault(msg.char, []).append(msg.request_id)
-        self._start(msg.char)
+        self._awaiting.setdefault(msg.uuid, []).append(msg.request_id)
+        self._start(msg.uuid)
 
-    def _start(self, char: str) -> None:
-        if self._session is not None and char not in self._starting:
-            self._starting.add(char)
-            self._router.tell(self._radio, StartNotify(char=char, session=self._session))
+    def _start(self, uuid: str) -> None:
+        if self._session is not None and uuid not in self._starting:
+            self._starting.add(uuid)
+            self._radio.tell(StartNotify(uuid=uuid, session=self._session))
 
     def _on_started(self, msg: NotifyStarted) -> None:
         if msg.session != self._session:
             return
-        self._starting.discard(msg.char)
-        waiting = self._awaiting.pop(msg.char, [])
+        self._starting.discard(msg.uuid)
+        waiting = self._awaiting.pop(msg.uuid, [])
         if msg.error is None:
-            self._active.add(msg.char)
+            self._active.add(msg.uuid)
             for request_id in waiting:
-                self._router.reply(request_id)
+                self.router.reply(request_id)
             return
         log.warning(
             "could not enable notifications on %s: %r",
-            msg.char,
+            msg.uuid,
             msg.error,
-            extra={"device": self._device, "state_version": msg.session},
+            extra={"device": self.address, "state_version": msg.session},
         )
-        self._metrics.increment("notifications.start_errors", tags=self._tags)
+        self.ctx.metrics.increment("notifications.start_errors", tags=self.tags)
         if waiting:
             # The callers get the error from subscribe(), so they hold no Subscription
             # to cancel: forget what they asked for.
-            for sub in list(self._by_char.get(msg.char, [])):
+            for sub in self._by_uuid.get(msg.uuid, ()):
                 if sub.request_id in waiting:
                     self._remove(sub)
             self._checkpoint()
             for request_id in waiting:
-                self._router.reply(request_id, error=msg.error)
-
-    def _remove(self, sub: Subscribe) -> None:
-        self._subs.pop(sub.token, None)
-        remaining = [s for s in self._by_char.get(sub.char, []) if s.token != sub.token]
-        if remaining:
-            self._by_char[sub.char] = remaining
-        else:
-            self._by_char.pop(sub.char, None)
+                self.router.reply(request_id, error=msg.error)
 
     def _on_unsubscribe(self, msg: Unsubscribe) -> None:
         sub = self._subs.get(msg.token)
         if sub is None:
-            self._router.reply(msg.request_id)  # idempotent
+            self.router.reply(msg.request_id)  # idempotent
             return
         self._remove(sub)
         self._checkpoint()
-        char = sub.char
-        if char in self._by_char:
-            self._router.reply(msg.request_id)  # others still want this characteristic
+        uuid = sub.uuid
+        if uuid in self._by_uuid:
+            self.router.reply(msg.request_id)  # others still want this characteristic
             return
-        was_on = char in self._active or char in self._starting
-        self._active.discard(char)
-        self._starting.discard(char)
-        self._last_seq.pop(char, None)
+        was_on = uuid in self._active or uuid in self._starting
+        self._active.discard(uuid)
+        self._starting.discard(uuid)
         if was_on and self._session is not None:
             # The RadioActor answers the caller once the backend has stopped.
-            self._router.tell(
-                self._radio,
-                StopNotify(char=char, session=self._session, request_id=msg.request_id),
+            self._radio.tell(
+                StopNotify(uuid=uuid, session=self._session, request_id=msg.request_id)
             )
         else:
-            self._router.reply(msg.request_id)
+            self.router.reply(msg.request_id)
 
     # --- state ------------------------------------------------------------------------
 
     def _on_state(self, event: StateChanged) -> None:
-        for listener in list(self._listeners.values()):
-            guarded(
-                listener.callback,
-                event,
-                what="on_state_change callback",
-                counter="callbacks.errors",
-                device=self._device,
-                metrics=self._metrics,
-            )
         if event.new is ConnectionState.CONNECTED:
-            self._session = event.version
-            self._active.clear()
-            self._starting.clear()
-            self._last_seq.clear()
-            for char in self._by_char:
-                self._start(char)
+            self._end_session()
+            self._session, self._next_batch = event.version, 1
+            for uuid in self._by_uuid:
+                self._start(uuid)
+            early, self._early = self._early, []
+            for batch in sorted(early, key=lambda b: (b.session, b.batch)):
+                self._on_batch(batch)
         elif self._session is not None:
             # Inactive, not dropped: the next CONNECTED re-applies every subscription.
-            self._session = None
-            self._active.clear()
-            self._starting.clear()
+            self._end_session()
             for waiting in self._awaiting.values():
                 for request_id in waiting:
-                    self._router.reply(request_id)
+                    self.router.reply(request_id)
             self._awaiting.clear()
 
-    def on_failure(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-        self._router.tell(
-            Address(device="", role=Role.SUPERVISOR),
-            ChildFailed(
-                device=self._device,
-                role=Role.NOTIFY,
-                generation=self._generation,
-                error=exc_value if isinstance(exc_value, BaseException) else RuntimeError("crash"),
-            ),
-        )
+    def _end_session(self) -> None:
+        self._session = None
+        self._active.clear()
+        self._starting.clear()
+        if self._held:
+            self._count("stale", sum(len(b.items) for b, _ in self._held.values()))
+            self._held.clear()
+        self._disarm_window()
 
-    def on_stop(self) -> None:
-        _dispatching.device = None
+    def release(self, error: BaseException) -> None:
+        self._disarm_window()
+
+    def statistics(self) -> NotifyStats:
+        batches = [b for b, _ in self._held.values()] + self._early
+        held = sum(len(b.items) for b in batches)
+        return NotifyStats(
+            subscriptions=len(self._subs),
+            active_characteristics=len(self._active),
+            notifications_routed=self._counts["routed"],
+            notifications_stale=self._counts["stale"],
+            notifications_out_of_order=self._counts["out_of_order"],
+            notifications_gaps=self._counts["gaps"],
+            notifications_held=held,
+            notifications_unsubscribed=self._counts["unsubscribed"],
+        )

@@ -21,7 +21,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 
-from blerun.actors._errors import InvalidPolicy
+from blerun.actors.errors import InvalidPolicy
 
 
 class Jitter(enum.Enum):
@@ -39,8 +39,8 @@ class Jitter(enum.Enum):
 class AttemptInfo:
     """What a policy hook is told."""
 
-    device: str
-    """The device id."""
+    address: str
+    """The device's address."""
     attempt: int
     """The attempt number (for ``on_success``: the attempts this run took)."""
     delay: float

@@ -1,8 +1,10 @@
 """ReconnectActor: owns the attempt counter, the next-attempt timer and the reset criteria.
 
-It learns the device's state from ``StateChanged`` events and never sleeps: each delay
-is a Clock timer whose firing tells the RadioActor ``ReconnectDue``. When the policy is
-spent it tells ``GiveUp`` instead. Counting rules are in ``_policy``'s docstring.
+It learns the device's state from ``StateChanged`` events (each version once: a resync
+or a duplicate changes nothing) and never sleeps: each delay is a Clock timer whose firing
+tells the RadioActor ``ReconnectDue``. When the policy is spent it tells ``GiveUp``
+instead. Counting rules are in ``_policy``'s docstring. Policy hooks are user code: they
+run on the device's callback lane, never here.
 """
 
 from __future__ import annotations
@@ -10,19 +12,13 @@ from __future__ import annotations
 import logging
 import random
 import typing
-from typing import Any, assert_never
+from typing import assert_never
 
-import pykka
-
-from blerun.actors._clock import Clock, Timer
-from blerun.actors._errors import InjectedCrash
-from blerun.actors._guard import guarded
-from blerun.actors._metrics import Metrics
+from blerun.actors._actor_base import DeviceActor, GroupContext
+from blerun.actors._clock import Timer
 from blerun.actors._policy import AttemptInfo, Hook, ReconnectPolicy
-from blerun.actors._router import Router
+from blerun.actors._values import ReconnectStats
 from blerun.messages import (
-    Address,
-    ChildFailed,
     ConnectionState,
     GetStats,
     GiveUp,
@@ -31,7 +27,6 @@ from blerun.messages import (
     Reason,
     ReconnectCommand,
     ReconnectDue,
-    Resync,
     Role,
     StableWindowElapsed,
     StateChanged,
@@ -40,37 +35,22 @@ from blerun.messages import (
 log = logging.getLogger(__name__)
 
 S = ConnectionState
-_ACCEPTS = typing.get_args(ReconnectCommand)
 
 
-class ReconnectActor(pykka.ThreadingActor):
+class ReconnectActor(DeviceActor):
     """One device's backoff; see the module docstring."""
 
-    use_daemon_thread = True
+    role = Role.RECONNECT
+    accepts = typing.get_args(ReconnectCommand)
 
     def __init__(
-        self,
-        *,
-        device: str,
-        policy: ReconnectPolicy,
-        router: Router,
-        clock: Clock,
-        metrics: Metrics,
-        rng: random.Random,
-        generation: int,
+        self, *, ctx: GroupContext, generation: int, policy: ReconnectPolicy, rng: random.Random
     ) -> None:
-        super().__init__()
-        self._device = device
+        super().__init__(ctx=ctx, generation=generation)
         self._policy = policy
-        self._router = router
-        self._clock = clock
-        self._metrics = metrics
         self._rng = rng
-        self._generation = generation
-        self._tags = {"device": device}
-        self._radio = Address(device=device, role=Role.RADIO)
-        self._me = Address(device=device, role=Role.RECONNECT)
-
+        self._radio = ctx.slot(Role.RADIO)
+        self._me = ctx.slot(Role.RECONNECT)
         self._attempt = 0
         self._seen_version = 0
         self._connected_version: int | None = None
@@ -79,11 +59,7 @@ class ReconnectActor(pykka.ThreadingActor):
         self._stable_timer: Timer | None = None
         self._counts = {"scheduled": 0, "resets": 0, "give_ups": 0}
 
-    def on_receive(self, message: Any) -> None:
-        if not isinstance(message, _ACCEPTS):
-            log.warning("ReconnectActor ignores %r", message, extra={"device": self._device})
-            return
-        msg: ReconnectCommand = message
+    def handle(self, msg: ReconnectCommand) -> None:
         match msg:
             case StateChanged():
                 if msg.version > self._seen_version:  # duplicates and resyncs are seen once
@@ -95,32 +71,29 @@ class ReconnectActor(pykka.ThreadingActor):
             case IoSucceeded():
                 if self._policy.reset_on_io and msg.version == self._connected_version:
                     self._reset("successful I/O")
-            case GetStats():
-                self._router.reply(msg.request_id, {"attempt": self._attempt, **self._counts})
-            case Resync():
-                pass  # the RadioActor re-sends its last event; nothing of ours to re-announce
-            case Poison():
-                raise InjectedCrash(f"ReconnectActor poisoned: {msg.note}", device=self._device)
+            case GetStats() | Poison():
+                pass  # answered by the prologue (DeviceActor.on_receive)
             case _:
                 assert_never(msg)
 
     def _on_state(self, event: StateChanged) -> None:
-        self._cancel(self._retry_timer)
+        _cancel(self._retry_timer)
         self._retry_timer = None
         match event.new:
             case S.CONNECTING:
-                if event.reason in (Reason.USER_CONNECT, Reason.RESTARTED):
+                if event.reason is Reason.USER_CONNECT:
                     self._attempt = 0
                     deadline = self._policy.deadline
-                    self._deadline_at = None if deadline is None else self._clock.now() + deadline
+                    now = self.ctx.clock.now()
+                    self._deadline_at = None if deadline is None else now + deadline
             case S.CONNECTED:
                 self._connected_version = event.version
                 self._deadline_at = None
-                self._hook(self._policy.on_success, event.attempt, 0.0, None, "on_success")
-                version, router, me = event.version, self._router, self._me
-                self._stable_timer = self._clock.call_later(
+                self._hook(self._policy.on_success, event.attempt, 0.0, None)
+                elapsed, me = StableWindowElapsed(version=event.version), self._me
+                self._stable_timer = self.ctx.clock.call_later(
                     self._policy.stable_window,
-                    lambda: router.tell(me, StableWindowElapsed(version=version)),
+                    lambda: me.tell(elapsed),
                     label="StableWindowElapsed",
                 )
             case S.RECONNECTING:
@@ -134,93 +107,78 @@ class ReconnectActor(pykka.ThreadingActor):
 
     def _leave_connected(self) -> None:
         self._connected_version = None
-        self._cancel(self._stable_timer)
+        _cancel(self._stable_timer)
         self._stable_timer = None
 
     def _schedule(self, event: StateChanged) -> None:
         self._attempt += 1
         attempt = self._attempt
         delay = self._policy.delay_after(attempt, self._rng, event.error)
-        past_deadline = (
-            self._deadline_at is not None and self._clock.now() + delay > self._deadline_at
-        )
+        now = self.ctx.clock.now()
+        past_deadline = self._deadline_at is not None and now + delay > self._deadline_at
         if self._policy.exhausted(attempt) or past_deadline:
             made = attempt - 1
             self._counts["give_ups"] += 1
+            self.ctx.metrics.increment("connect.give_ups", tags=self.tags)
             log.warning(
                 "%s: giving up after %d reconnection attempts%s",
-                self._device,
+                self.address,
                 made,
                 " (deadline)" if past_deadline else "",
-                extra={"device": self._device, "attempt": made, "state_version": event.version},
+                extra={"device": self.address, "attempt": made, "state_version": event.version},
             )
-            self._hook(self._policy.on_give_up, made, 0.0, event.error, "on_give_up")
-            self._router.tell(
-                self._radio, GiveUp(version=event.version, attempt=made, error=event.error)
-            )
+            self._hook(self._policy.on_give_up, made, 0.0, event.error)
+            self._radio.tell(GiveUp(version=event.version, attempt=made, error=event.error))
             return
         self._counts["scheduled"] += 1
-        self._metrics.observe("reconnect.delay", delay, tags=self._tags)
+        self.ctx.metrics.observe("reconnect.delay", delay, tags=self.tags)
         log.info(
             "%s: reconnection attempt %d in %.3f s",
-            self._device,
+            self.address,
             attempt,
             delay,
             extra={
-                "device": self._device,
+                "device": self.address,
                 "attempt": attempt,
                 "delay": delay,
                 "state_version": event.version,
                 "reason": event.reason.value,
             },
         )
-        self._hook(self._policy.on_attempt, attempt, delay, event.error, "on_attempt")
-        due = ReconnectDue(version=event.version, attempt=attempt, delay=delay)
-        router, radio = self._router, self._radio
-        self._retry_timer = self._clock.call_later(
-            delay, lambda: router.tell(radio, due), label="ReconnectDue"
+        self._hook(self._policy.on_attempt, attempt, delay, event.error)
+        due, radio = ReconnectDue(version=event.version, attempt=attempt, delay=delay), self._radio
+        self._retry_timer = self.ctx.clock.call_later(
+            delay, lambda: radio.tell(due), label="ReconnectDue"
         )
 
     def _reset(self, why: str) -> None:
         if self._attempt:
             self._counts["resets"] += 1
             log.debug(
-                "%s: attempt counter reset (%s)", self._device, why, extra={"device": self._device}
+                "%s: attempt counter reset (%s)", self.address, why, extra={"device": self.address}
             )
         self._attempt = 0
 
     def _hook(
-        self, hook: Hook | None, attempt: int, delay: float, error: BaseException | None, name: str
+        self, hook: Hook | None, attempt: int, delay: float, error: BaseException | None
     ) -> None:
-        if hook is None:
-            return
-        info = AttemptInfo(device=self._device, attempt=attempt, delay=delay, error=error)
-        guarded(
-            hook,
-            info,
-            what=f"ReconnectPolicy.{name} hook",
-            counter="callbacks.errors",
-            device=self._device,
-            metrics=self._metrics,
+        if hook is not None:
+            info = AttemptInfo(address=self.address, attempt=attempt, delay=delay, error=error)
+            self.ctx.lane.call(hook, info)
+
+    def release(self, error: BaseException) -> None:
+        _cancel(self._retry_timer)
+        _cancel(self._stable_timer)
+
+    def statistics(self) -> ReconnectStats:
+        return ReconnectStats(
+            reconnect_attempt=self._attempt,
+            retries_scheduled=self._counts["scheduled"],
+            counter_resets=self._counts["resets"],
+            give_ups=self._counts["give_ups"],
         )
 
-    @staticmethod
-    def _cancel(timer: Timer | None) -> None:
-        if timer is not None:
-            timer.cancel()
 
-    def on_stop(self) -> None:
-        self._cancel(self._retry_timer)
-        self._cancel(self._stable_timer)
-
-    def on_failure(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-        self.on_stop()
-        self._router.tell(
-            Address(device="", role=Role.SUPERVISOR),
-            ChildFailed(
-                device=self._device,
-                role=Role.RECONNECT,
-                generation=self._generation,
-                error=exc_value if isinstance(exc_value, BaseException) else RuntimeError("crash"),
-            ),
-        )
+def _cancel(timer: Timer | None) -> None:
+    if timer is not None:
+        timer.cancel()

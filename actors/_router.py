@@ -1,160 +1,193 @@
-"""The router: every send between actors, every reply, every published state.
+"""The router: every send between actors, every reply, and every published state.
 
-One small object through which all messages pass, for three reasons: senders name an
-``Address`` (device + role) instead of holding refs that go stale when the supervisor
-restarts an actor; a ``FaultPlan`` can drop, delay, duplicate or reorder any message in
-one place; and requests from the twin APIs get their answers through one table of
-pending futures.
+One small object through which all messages pass, for three reasons: senders name a
+``Recipient`` (device group + role) and get a ``Slot`` that stays valid across restarts
+(mail for an actor that is dead or not started yet waits in the slot for its successor);
+a ``FaultPlan`` can drop, delay, duplicate or reorder any message in one place; and
+requests from the twin APIs get their answers through one table of pending futures.
+
+It is also the one place a device's state is published (``publish``): the device's
+``DeviceHub`` keeps the latest snapshot (what ``dev.state`` reads), refuses any event whose
+version is not newer than the last one (so a listener never sees a transition twice or
+out of order, whatever restarts and resyncs happen), and fans the event out to the
+group's actors and, through the device's callback lane, to the user's listeners.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import itertools
 import logging
-from typing import Any
-
-import pykka
+import threading
+from collections.abc import Callable
 
 from blerun.actors._clock import Clock
 from blerun.actors._faults import FaultKind, FaultPlan
+from blerun.actors._hub import DeviceHub, DeviceSnapshot
+from blerun.actors._lanes import Lanes
 from blerun.actors._metrics import Metrics
+from blerun.actors._slot import Slot
+from blerun.actors.errors import BleRuntimeError, RuntimeClosed
 from blerun.messages import (
-    Address,
     ConnectionState,
+    DeviceId,
+    Reason,
+    Recipient,
     Reply,
     Role,
-    ServicesSnapshot,
     StateChanged,
 )
 
 log = logging.getLogger(__name__)
 
-ActorRef = pykka.ActorRef[Any]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DeviceSnapshot:
-    """What the world last learned about a device, from its ``StateChanged`` events."""
-
-    state: ConnectionState
-    version: int
-    services: ServicesSnapshot | None
-    """The services of the latest connection (kept while the link is down)."""
-    error: BaseException | None = None
-    """The error of the latest transition, if it had one."""
-
-
-class DeviceView:
-    """The latest snapshot of one device, replaced whole (never mutated) on each event.
-
-    Written by whichever actor publishes the device's state (its RadioActor, or the
-    supervisor when it escalates), read by the facades without asking any actor.
-    """
-
-    __slots__ = ("snapshot",)
-
-    def __init__(self) -> None:
-        self.snapshot = DeviceSnapshot(ConnectionState.DISCONNECTED, 0, None)
-
 
 class Router:
-    """Delivers messages by address, applies faults, and completes requests."""
+    """Delivers messages by recipient, applies faults, completes requests, publishes state."""
 
-    def __init__(self, *, clock: Clock, metrics: Metrics, faults: FaultPlan | None) -> None:
-        self._clock = clock
+    def __init__(
+        self, *, clock: Clock, metrics: Metrics, faults: FaultPlan | None, lanes: Lanes
+    ) -> None:
+        self.clock = clock
         self._metrics = metrics
         self._faults = faults
-        # Written by the supervisor's thread, read by every sender: single dict operations
-        # (get, item assignment, pop) are atomic in CPython, and a sender that reads a
-        # stale ref gets ActorDeadError, which counts as a dead letter.
-        self._refs: dict[Address, ActorRef] = {}
-        self._views: dict[str, DeviceView] = {}
+        self.lanes = lanes
+        self._slots: dict[Recipient, Slot] = {}
+        self._hubs: dict[DeviceId, DeviceHub] = {}
         self._pending: dict[int, concurrent.futures.Future[object]] = {}
-        self._held: dict[Address, list[object]] = {}
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # guards slot and hub creation only
         self.dead_letters = 0
+        self.on_forget: list[Callable[[int], None]] = []
+        """Called with each request id whose caller stopped waiting (radio hosts learn it)."""
         self.closed = False
         """Set first thing by ``Runtime.close()``: the facades refuse new work."""
 
-    # --- registry ---------------------------------------------------------------------
+    # --- recipients -------------------------------------------------------------------
 
-    def register(self, address: Address, ref: ActorRef) -> None:
-        self._refs[address] = ref
+    def open_group(self, device: DeviceId) -> DeviceHub:
+        """Create a device group's slots and hub (before its actors start)."""
+        with self._lock:
+            for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
+                recipient = Recipient(device=device, role=role)
+                self._slots[recipient] = Slot(self, recipient)
+            hub = DeviceHub(
+                device,
+                (
+                    self._slots[Recipient(device=device, role=Role.RECONNECT)],
+                    self._slots[Recipient(device=device, role=Role.NOTIFY)],
+                ),
+            )
+            self._hubs[device] = hub
+        return hub
 
-    def unregister(self, address: Address, ref: ActorRef) -> None:
-        if self._refs.get(address) is ref:
-            del self._refs[address]
+    def slot(self, recipient: Recipient) -> Slot:
+        """The recipient's slot; for a group that is gone, a closed one (mail is refused)."""
+        slot = self._slots.get(recipient)
+        if slot is not None:
+            return slot
+        if recipient.device is None:
+            with self._lock:
+                return self._slots.setdefault(recipient, Slot(self, recipient))
+        gone = Slot(self, recipient)
+        gone.close(_gone(recipient))
+        return gone
 
-    def ref(self, address: Address) -> ActorRef | None:
-        return self._refs.get(address)
+    def slot_for(self, device: DeviceId | None, role: Role) -> Slot:
+        return self.slot(Recipient(device=device, role=role))
 
-    def view(self, device: str) -> DeviceView:
-        view = self._views.get(device)
-        if view is None:
-            view = self._views.setdefault(device, DeviceView())
-        return view
+    def forget_group(self, device: DeviceId, error: BaseException) -> None:
+        """The group is over: close its slots (failing the mail that waits in them).
+
+        Its hub goes when its terminal event is published (the radio may still be on its
+        way to publishing it).
+        """
+        for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
+            slot = self._slots.pop(Recipient(device=device, role=role), None)
+            if slot is not None:
+                slot.close(error)
 
     # --- sending ----------------------------------------------------------------------
 
-    def tell(self, address: Address, message: object) -> None:
-        """Send ``message`` to the actor at ``address``, through the fault plan if any."""
+    def tell(self, recipient: Recipient, message: object) -> None:
+        """Send ``message`` to the actor serving ``recipient``, through the fault plan."""
+        self.slot(recipient).tell(message)
+
+    def send(self, slot: Slot, message: object) -> None:
         faults = self._faults
         if faults is None:
-            self._deliver(address, message)
+            slot.deliver(message)
             return
-        decision = faults.decide(address, message)
+        decision = faults.decide(slot.recipient, message)
         match decision.kind:
             case None:
-                self._deliver(address, message)
-                self._release_held(address)
+                slot.deliver(message)
+                slot.release_held()
             case FaultKind.DROP:
-                log.debug("fault: dropped %s to %s", type(message).__name__, address)
+                log.debug("fault: dropped %s to %s", type(message).__name__, slot.recipient)
             case FaultKind.DELAY:
-                self._clock.call_later(
-                    decision.seconds,
-                    lambda: self._deliver(address, message),
-                    label=f"fault-delay:{type(message).__name__}",
+                self.clock.call_later(
+                    decision.seconds, lambda: slot.deliver(message), label="fault-delay"
                 )
             case FaultKind.DUPLICATE:
-                self._deliver(address, message)
-                self._deliver(address, message)
-                self._release_held(address)
+                slot.deliver(message)
+                slot.deliver(message)
+                slot.release_held()
             case FaultKind.REORDER:
-                self._held.setdefault(address, []).append(message)
+                # Held until the next message to this recipient passes, and never longer
+                # than the plan's hold bound, so nothing is stranded.
+                slot.hold(message)
+                self.clock.call_later(faults.hold, slot.release_held, label="fault-reorder")
 
-    def _release_held(self, address: Address) -> None:
-        held = self._held.pop(address, None)
-        for message in held or ():
-            self._deliver(address, message)
-
-    def _deliver(self, address: Address, message: object) -> None:
-        ref = self._refs.get(address)
-        if ref is None:
-            self._dead_letter(address, message)
-            return
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            self._dead_letter(address, message)
-
-    def _dead_letter(self, address: Address, message: object) -> None:
+    def dead_letter(
+        self, recipient: Recipient, message: object, error: BaseException | None
+    ) -> None:
+        """A message no actor will handle: count it, and fail its caller if it has one."""
         self.dead_letters += 1
-        self._metrics.increment("router.dead_letters", tags={"role": address.role.value})
-        log.debug("dead letter: %s to %s", type(message).__name__, address)
+        self._metrics.increment("router.dead_letters", tags={"role": recipient.role.value})
+        log.debug("dead letter: %s to %s", type(message).__name__, recipient)
+        request_id = getattr(message, "request_id", None)
+        if isinstance(request_id, int):
+            self.reply(request_id, error=error or _gone(recipient))
 
-    def publish(self, event: StateChanged) -> None:
-        """Record a device's new state, then tell its ReconnectActor and NotificationActor.
+    # --- publishing -------------------------------------------------------------------
 
-        The view is updated before anyone is told, so a caller answered after this call
-        already reads the new state.
+    def hub(self, device: DeviceId) -> DeviceHub | None:
+        """The device's hub while its group runs (``None`` once it ended)."""
+        return self._hubs.get(device)
+
+    def publish(self, device: DeviceId, event: StateChanged, generation: int) -> bool:
+        """Make ``event`` the device's state and tell everyone who listens; at most once.
+
+        Called by the device's current RadioActor (``generation``) only. Returns False (and
+        changes nothing) for an event from a replaced radio, one that is not newer than
+        the last, or one that follows a terminal state.
         """
-        view = self.view(event.device)
-        services = event.services or view.snapshot.services
-        view.snapshot = DeviceSnapshot(event.new, event.version, services, event.error)
-        self.tell(Address(device=event.device, role=Role.RECONNECT), event)
-        self.tell(Address(device=event.device, role=Role.NOTIFY), event)
+        hub = self._hubs.get(device)
+        if (
+            hub is None
+            or hub.terminal
+            or generation != hub.publisher
+            or event.version <= hub.snapshot.version
+        ):
+            self._metrics.increment("state.refused_publications", tags={"device": str(device)})
+            return False
+        previous = hub.snapshot
+        services = event.services or previous.services
+        last_error = (
+            None if event.new is ConnectionState.CONNECTED else event.error or previous.last_error
+        )
+        hub.snapshot = DeviceSnapshot(event.new, event.version, services, event.error, last_error)
+        if event.new is ConnectionState.CLOSED or (
+            event.new is ConnectionState.FAILED and event.reason is Reason.ESCALATED
+        ):
+            hub.terminal = True
+            self._hubs.pop(device, None)
+        for slot in hub.subscribers:
+            slot.tell(event)
+        listeners = tuple(hub.listeners())
+        if listeners:
+            self.lanes.lane(hub.lane_key).events(listeners, event)
+        return True
 
     # --- requests and replies ---------------------------------------------------------
 
@@ -192,6 +225,8 @@ class Router:
     def forget(self, request_id: int) -> None:
         """The caller stopped waiting (timeout, cancellation); drop the pending entry."""
         self._pending.pop(request_id, None)
+        for hook in self.on_forget:
+            hook(request_id)
 
     def fail_pending(self, error: BaseException) -> int:
         """Fail every request still waiting (used at close); returns how many."""
@@ -206,3 +241,8 @@ class Router:
             except concurrent.futures.InvalidStateError:
                 pass
         return failed
+
+
+def _gone(recipient: Recipient) -> BleRuntimeError:
+    address = recipient.device.address if recipient.device is not None else None
+    return RuntimeClosed(f"{recipient} is gone", address=address)

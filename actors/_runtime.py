@@ -1,21 +1,19 @@
-"""``Runtime``: owns the loop bridge, the router, the supervisor, and bounded shutdown.
+"""``Runtime``: owns the loop bridge, the router, the lanes, the supervisor, and shutdown.
 
-Construction does nothing but store options: the loop thread and the actors start on
-``start()`` (called by the context managers and by the first ``device()``).
+Construction does nothing but check and store options: the loop thread (unless one is
+borrowed), the callback lanes and the supervisor start on ``start()`` (called by the
+context managers and by the first ``device()``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import dataclasses
 import logging
-import random
 import threading
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, Unpack, final
 
 import pykka
 
@@ -23,78 +21,45 @@ from blerun.actors import _scan
 from blerun.actors._clock import Clock, LoopClock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
-from blerun.actors._errors import InvalidPolicy, RuntimeClosed, UsageError
 from blerun.actors._faults import FaultPlan
+from blerun.actors._hosts import HostInfo, HostPolicy, host_table
+from blerun.actors._lanes import Lanes
 from blerun.actors._link import Backend
-from blerun.actors._loop import LoopBridge
+from blerun.actors._loop import LoopBridge, off_loop
 from blerun.actors._metrics import Metrics, NoopMetrics
-from blerun.actors._notify import NotificationActor, NotifyCheckpoint
-from blerun.actors._options import DeviceOptions
 from blerun.actors._policy import ReconnectPolicy
-from blerun.actors._radio import RadioActor, RadioCheckpoint
-from blerun.actors._reconnect import ReconnectActor
 from blerun.actors._router import Router
 from blerun.actors._scan import ScannerBackend, ScanResult
-from blerun.actors._supervisor import Stopping, SupervisorActor
-from blerun.actors._validate import check_timeout, normalize_address
-from blerun.messages import (
-    Address,
-    ChildSpec,
-    Close,
-    GroupSpec,
-    Poison,
-    Role,
-    Shutdown,
-    StartGroup,
-    StopGroup,
-    Strategy,
+from blerun.actors._shutdown import remove_group, shut_down
+from blerun.actors._supervisor import SupervisorActor
+from blerun.actors._targets import LinkArgs, link_options
+from blerun.actors._validate import (
+    check_count,
+    check_timeout,
+    teardown_timeout,
 )
+from blerun.actors._values import CloseReport
+from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision, group_spec
+from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
+from blerun.messages import DeviceId, Poison, Role, StartGroup, Strategy
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class CloseReport:
-    """What ``close()`` achieved within its bound."""
-
-    clean: bool
-    """True if every actor stopped and every teardown finished in time."""
-    unjoined: tuple[str, ...]
-    """Actors that did not stop in time ("device/role"); their threads are daemons."""
-    pending_teardowns: int
-    """Disconnects still running on the loop when the bound expired."""
-    elapsed: float
-    """Seconds ``close()`` took."""
+_REORDER_WINDOW = 0.25
+"""Seconds a delayed notification batch is waited for (without a fault plan nothing is
+ever delayed between actors; with one, the plan's longest delay is added)."""
 
 
-def _wait_stopped(stoppings: list[Stopping], deadline: float) -> list[str]:
-    """Tell each RadioActor to close, ask every child to stop, join against one deadline."""
-    for stopping in stoppings:
-        if stopping.role is Role.RADIO:
-            with contextlib.suppress(pykka.ActorDeadError):
-                stopping.ref.tell(Close(request_id=None))
-    pending = [(s, s.ref.stop(block=False)) for s in stoppings]
-    unjoined: list[str] = []
-    for stopping, future in pending:
-        remaining = min(deadline - monotonic(), stopping.timeout)
-        try:
-            future.get(timeout=max(0.0, remaining))
-        except pykka.Timeout:
-            unjoined.append(f"{stopping.device}/{stopping.role.value}")
-        except pykka.ActorDeadError:
-            pass
-    return unjoined
-
-
+@final
 class Runtime:
     """The blerun runtime: devices, their actors, one supervisor, bounded shutdown.
 
     Args:
-        loop: Run bleak on this (running) event loop instead of a loop thread of the
-            runtime's own: pass it inside Jupyter, FastAPI, Home Assistant or a
-            simulator. The runtime never stops or closes a loop it was given.
+        loop: Run bleak (and the device actors) on this event loop instead of a loop
+            thread of the runtime's own: pass it inside Jupyter, FastAPI, Home Assistant
+            or a simulator. The runtime never stops or closes a loop it was given.
         policy: Default ``ReconnectPolicy`` for devices.
         backend: Default bleak backend class (``None``: the platform's).
         clock: Time source for every timer (``FakeClock`` in tests).
@@ -107,6 +72,14 @@ class Runtime:
         strategy: Restart strategy within a device group.
         restart_intensity: Restarts allowed per device within ``restart_period``.
         restart_period: Seconds of the restart-intensity window.
+        callback_threads: Worker threads that run user callbacks (each device's one at a
+            time, in order); a callback that blocks holds one of them.
+        callback_backlog: Notifications a device's callbacks may fall behind by; past it
+            the oldest are dropped and counted (``notifications_overflow``).
+        radio: ``"inprocess"`` (default): the radios and bleak run on the runtime's loop.
+            ``"process"``: they run in radio host processes (one per adapter), which the
+            supervisor kills and restarts when they hang, crash or leak.
+        hosts: How radio host processes are supervised (``HostPolicy``); process mode.
     """
 
     def __init__(
@@ -125,52 +98,94 @@ class Runtime:
         strategy: Strategy = Strategy.ONE_FOR_ONE,
         restart_intensity: int = 5,
         restart_period: float = 60.0,
+        callback_threads: int = 4,
+        callback_backlog: int = 10_000,
+        radio: Literal["inprocess", "process"] = "inprocess",
+        hosts: HostPolicy | None = None,
     ) -> None:
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise InvalidArgument("loop", "an asyncio event loop or None", loop)
+        if policy is not None and not isinstance(policy, ReconnectPolicy):
+            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
+        if faults is not None and not isinstance(faults, FaultPlan):
+            raise InvalidArgument("faults", "a FaultPlan or None", faults)
+        if not isinstance(strategy, Strategy):
+            raise InvalidArgument("strategy", "a Strategy", strategy)
         self._default_timeout = check_timeout(default_timeout, name="default_timeout")
         self._disconnect_timeout = check_timeout(disconnect_timeout, name="disconnect_timeout")
         self._close_timeout = check_timeout(close_timeout, name="close_timeout")
-        if restart_intensity < 0:
-            raise InvalidPolicy("Runtime.restart_intensity", ">= 0", restart_intensity)
+        check_count(restart_intensity, name="Runtime.restart_intensity", low=0)
         check_timeout(restart_period, name="restart_period")
+        self._rules = Supervision(
+            strategy=strategy, intensity=restart_intensity, period=restart_period
+        )
+        self._callback_threads = check_count(callback_threads, name="Runtime.callback_threads")
+        self._callback_backlog = check_count(callback_backlog, name="Runtime.callback_backlog")
+        if radio not in ("inprocess", "process"):
+            raise InvalidPolicy("Runtime.radio", "'inprocess' or 'process'", radio)
+        if hosts is not None and not isinstance(hosts, HostPolicy):
+            raise InvalidArgument("hosts", "a HostPolicy or None", hosts)
+        self._host_policy = (hosts or HostPolicy()) if radio == "process" else None
         self._policy = policy or ReconnectPolicy()
         self._backend = backend
         self._clock_given = clock
         self._metrics: Metrics = metrics or NoopMetrics()
         self._faults = faults
         self._seed = seed
-        self._strategy = strategy
-        self._intensity = restart_intensity
-        self._period = restart_period
         self._bridge = LoopBridge(loop)
-        self._clock: Clock | None = None
-        self._router: Router | None = None
+        self._parts: RuntimeParts | None = None
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._closed = False
         self._report: CloseReport | None = None
         self._devices: dict[str, DeviceCore] = {}
+        self._epochs: dict[str, int] = {}
+        self._teardowns_failed_before_close = 0
         # One-time initialization: device() may call start() from several user threads.
-        self._starting = threading.Lock()
+        self._lock = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start the loop thread (unless borrowed) and the supervisor. Idempotent."""
-        with self._starting:
+        """Start the loop thread (unless borrowed), the lanes and the supervisor. Idempotent."""
+        with self._lock:
             if self._closed:
                 raise RuntimeClosed("the runtime is closed")
-            if self._router is not None:
+            if self._parts is not None:
                 return self
             self._bridge.start()
-            clock = self._clock_given or LoopClock(self._bridge.loop)
-            router = Router(clock=clock, metrics=self._metrics, faults=self._faults)
-            supervisor = SupervisorActor.start(router=router, clock=clock, metrics=self._metrics)
-            router.register(Address(device="", role=Role.SUPERVISOR), supervisor)
-            self._clock, self._router, self._supervisor = clock, router, supervisor
+            loop = self._bridge.loop
+            clock = self._clock_given or LoopClock(loop)
+            lanes = Lanes(
+                workers=self._callback_threads,
+                backlog=self._callback_backlog,
+                metrics=self._metrics,
+            )
+            router = Router(clock=clock, metrics=self._metrics, faults=self._faults, lanes=lanes)
+            hosts = host_table(self._host_policy, router, loop, self._metrics)
+            supervisor = SupervisorActor.start(
+                router=router,
+                clock=clock,
+                metrics=self._metrics,
+                hosts=hosts,
+                host_intensity=self._rules.intensity,
+                host_period=self._rules.period,
+            )
+            router.slot_for(None, Role.SUPERVISOR).attach(supervisor)
+            self._supervisor = supervisor
+            self._parts = RuntimeParts(
+                router=router,
+                clock=clock,
+                metrics=self._metrics,
+                bridge=self._bridge,
+                lanes=lanes,
+                loop=loop,
+                hosts=hosts,
+            )
             return self
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop bleak runs on (started if needed)."""
+        """The event loop bleak and the device actors run on (started if needed)."""
         self.start()
         return self._bridge.loop
 
@@ -178,10 +193,10 @@ class Runtime:
     def closed(self) -> bool:
         return self._closed
 
-    def _parts(self) -> tuple[Router, Clock]:
+    def _running(self) -> RuntimeParts:
         self.start()
-        assert self._router is not None and self._clock is not None
-        return self._router, self._clock
+        assert self._parts is not None
+        return self._parts
 
     # --- devices ----------------------------------------------------------------------
 
@@ -192,19 +207,29 @@ class Runtime:
         policy: ReconnectPolicy | None = None,
         backend: Backend | None = None,
         timeout: float | None = None,
+        **link: Unpack[LinkArgs],
     ) -> Device:
         """The blocking API of the device at ``target``; starts its actors.
 
         Args:
             target: A Bluetooth address (``"AA:BB:CC:DD:EE:FF"``, or a platform UUID on
-                macOS), or a device object from a bleak scan (anything with ``.address``).
+                macOS), or a device object from a scan (anything with ``.address``).
             policy: Its ``ReconnectPolicy`` (default: the runtime's).
             backend: Its bleak backend (default: the runtime's).
             timeout: Seconds to wait for its actors to start.
+            **link: bleak's client options: ``adapter="hci1"`` (BlueZ), ``pair=True``,
+                ``services=[...]`` (only discover these), ``bluez={...}``, ``winrt={...}``.
+
+        Raises:
+            UsageError: a bad argument (named), or the device is already managed with
+                other options.
         """
-        core = self._add(target, policy, backend)
-        core.wait_started(self._default_timeout if timeout is None else check_timeout(timeout))
-        core.started.result()
+        core = self._add(target, policy, backend, link)
+        seconds = self._default_timeout if timeout is None else check_timeout(timeout)
+        try:
+            core.started.result(seconds)
+        except concurrent.futures.TimeoutError:
+            log.warning("the actors of %s are slow to start", core.address)
         return Device(core)
 
     def async_device(
@@ -213,151 +238,90 @@ class Runtime:
         *,
         policy: ReconnectPolicy | None = None,
         backend: Backend | None = None,
+        **link: Unpack[LinkArgs],
     ) -> AsyncDevice:
-        """The async API of the device at ``target``; returns at once, never blocks.
+        """The async API of the device at ``target`` (arguments as ``device()``).
 
-        Its actors start in the background; the first awaited call waits for them.
+        Returns at once, never blocks: the actors start in the background and calls made
+        meanwhile wait for them.
         """
-        return AsyncDevice(self._add(target, policy, backend))
+        return AsyncDevice(self._add(target, policy, backend, link))
 
     def _add(
-        self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None
+        self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None, link: LinkArgs
     ) -> DeviceCore:
         target = _scan.connect_target(target)
-        raw = target if isinstance(target, str) else getattr(target, "address", target)
-        device = normalize_address(raw)
+        address, options = link_options(
+            target,
+            backend=backend if backend is not None else self._backend,
+            disconnect_timeout=self._disconnect_timeout,
+            **link,
+        )
         if policy is not None and not isinstance(policy, ReconnectPolicy):
-            raise UsageError(f"policy must be a ReconnectPolicy, not {type(policy).__name__}")
-        router, clock = self._parts()
-        with self._starting:
-            existing = self._devices.get(device)
+            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
+        parts = self._running()
+        with self._lock:
+            if self._closed:
+                raise RuntimeClosed("the runtime is closed")
+            existing = self._devices.get(address)
             if existing is not None and existing.alive():
-                if (policy is not None and policy != existing.policy) or (
-                    backend is not None and backend is not existing.backend
+                # The same device may be named by another spelling or scan object.
+                same_target = dataclasses.replace(options, target=existing.options.link.target)
+                if (policy or existing.policy, same_target) != (
+                    existing.policy,
+                    existing.options.link,
                 ):
                     raise UsageError(
-                        f"device {device} is already managed with other options; "
+                        f"device {address} is already managed with other options; "
                         "use the Device you got first, or remove() it"
                     )
                 return existing
-            core = self._start_group(
+            epoch = self._epochs.get(address, 0) + 1
+            self._epochs[address] = epoch
+            device = DeviceId(address=address, epoch=epoch)
+            reorder = _REORDER_WINDOW + (self._faults.max_delay * 2 if self._faults else 0.0)
+            device_options = DeviceOptions(
                 device=device,
-                target=target,
-                policy=policy,
-                backend=backend,
-                router=router,
-                clock=clock,
+                link=options,
+                policy=policy or self._policy,
+                rng_seed=self._seed,
+                reorder_window=reorder,
             )
-            self._devices[device] = core
+            router = parts.router
+            hub = router.open_group(device)
+            request_id, started = router.request()
+            spec = group_spec(device_options, hub, parts, self._rules)
+            router.slot_for(None, Role.SUPERVISOR).tell(
+                StartGroup(request_id=request_id, spec=spec)
+            )
+            core = DeviceCore(
+                options=device_options,
+                hub=hub,
+                router=router,
+                bridge=self._bridge,
+                lane=parts.lanes.lane(str(device), address),
+                started=started,
+                default_timeout=self._default_timeout,
+            )
+            self._devices[address] = core
             return core
-
-    def _start_group(
-        self,
-        *,
-        device: str,
-        target: Any,
-        policy: ReconnectPolicy | None,
-        backend: Backend | None,
-        router: Router,
-        clock: Clock,
-    ) -> DeviceCore:
-        options = DeviceOptions(
-            device=device,
-            target=target,
-            backend=backend if backend is not None else self._backend,
-            policy=policy or self._policy,
-            disconnect_timeout=self._disconnect_timeout,
-            rng_seed=self._seed,
-        )
-        request_id, started = router.request()
-        router.tell(
-            Address(device="", role=Role.SUPERVISOR),
-            StartGroup(request_id=request_id, spec=self._group_spec(options, router, clock)),
-        )
-        return DeviceCore(
-            device=device,
-            router=router,
-            bridge=self._bridge,
-            started=started,
-            default_timeout=self._default_timeout,
-            policy=options.policy,
-            backend=options.backend,
-        )
-
-    def _group_spec(self, options: DeviceOptions, router: Router, clock: Clock) -> GroupSpec:
-        device, metrics, bridge = options.device, self._metrics, self._bridge
-        seed = options.rng_seed
-
-        def notify(checkpoint: object | None, generation: int) -> Any:
-            return NotificationActor.start(
-                device=device,
-                router=router,
-                metrics=metrics,
-                checkpoint=checkpoint if isinstance(checkpoint, NotifyCheckpoint) else None,
-                generation=generation,
-            )
-
-        def reconnect(_checkpoint: object | None, generation: int) -> Any:
-            rng = (
-                random.Random(f"{seed}:{device}:{generation}")
-                if seed is not None
-                else random.Random()
-            )
-            return ReconnectActor.start(
-                device=device,
-                policy=options.policy,
-                router=router,
-                clock=clock,
-                metrics=metrics,
-                rng=rng,
-                generation=generation,
-            )
-
-        def radio(checkpoint: object | None, generation: int) -> Any:
-            return RadioActor.start(
-                options=options,
-                router=router,
-                bridge=bridge,
-                clock=clock,
-                metrics=metrics,
-                checkpoint=checkpoint if isinstance(checkpoint, RadioCheckpoint) else None,
-                generation=generation,
-            )
-
-        # Started in this order, stopped in reverse: the radio goes first at shutdown, so
-        # its teardown starts while its peers can still take its last events.
-        return GroupSpec(
-            device=device,
-            children=(
-                ChildSpec(role=Role.NOTIFY, factory=notify),
-                ChildSpec(role=Role.RECONNECT, factory=reconnect),
-                ChildSpec(role=Role.RADIO, factory=radio),
-            ),
-            strategy=self._strategy,
-            intensity=self._intensity,
-            period=self._period,
-        )
 
     def remove(self, device: Device | AsyncDevice, timeout: float = 5.0) -> list[str]:
         """Close one device: tear its link down and stop its actors, within ``timeout``.
 
-        Returns the actors that did not stop in time. Never raises for a device that is
-        already gone.
+        Its listeners hear CLOSED; its handles stay closed (``RuntimeClosed``), even if
+        the address is added again. Returns what did not stop in time. Never raises.
         """
-        router, _ = self._parts()
-        deadline = monotonic() + check_timeout(timeout)
-        request_id, future = router.request()
-        router.tell(
-            Address(device="", role=Role.SUPERVISOR),
-            StopGroup(request_id=request_id, device=device.address),
-        )
-        try:
-            stoppings = future.result(max(0.0, deadline - monotonic()))
-        except concurrent.futures.TimeoutError:
-            router.forget(request_id)
-            return ["supervisor"]
-        assert isinstance(stoppings, list)
-        return _wait_stopped(stoppings, deadline)
+        core = device._core
+        deadline = monotonic() + teardown_timeout(timeout, 5.0)
+        if core.removed or self._parts is None:
+            return []
+        core.removed = True
+        unjoined = remove_group(core.device, self._parts.router, self._bridge, deadline)
+        with self._lock:
+            if self._devices.get(core.address) is core:
+                del self._devices[core.address]
+        return unjoined
 
     # --- scanning ---------------------------------------------------------------------
 
@@ -386,7 +350,9 @@ class Runtime:
             ``device()`` to connect to it.
 
         Raises:
-            LinkError: Bluetooth is unavailable (no stack, adapter off, permission denied).
+            BluetoothUnavailable: no Bluetooth stack or adapter, adapter off, permission
+                denied (``.fix`` says what to do).
+            LinkError: the scan failed otherwise.
             WrongThread: called on the runtime's event loop (use ``scan_async``).
             UsageError: a malformed address or service UUID.
             RuntimeClosed: the runtime is closed.
@@ -448,7 +414,7 @@ class Runtime:
         Raises:
             DeviceNotFound: nothing matching was heard within ``timeout``.
             UsageError: no criterion given, or a malformed one.
-            LinkError, WrongThread, RuntimeClosed: as for ``scan()``.
+            BluetoothUnavailable, LinkError, WrongThread, RuntimeClosed: as ``scan()``.
         """
         return _scan.find(
             self.loop,
@@ -485,85 +451,59 @@ class Runtime:
 
     def crash(self, device: Device | AsyncDevice, role: Role, note: str = "") -> None:
         """Make one actor of ``device`` crash, as a bug would (fault injection)."""
-        router, _ = self._parts()
-        router.tell(Address(device=device.address, role=role), Poison(note=note))
+        core = device._core
+        self._running().router.slot_for(core.device, role).tell(Poison(note=note))
+
+    def hosts(self) -> tuple[HostInfo, ...]:
+        """The radio host processes running now (empty in-process)."""
+        hosts = self._parts.hosts if self._parts is not None else None
+        return hosts.info() if hosts is not None else ()
+
+    def crash_host(
+        self, how: Literal["kill", "freeze", "wedge"] = "kill", *, adapter: str | None = None
+    ) -> int | None:
+        """Make a radio host process fail (fault injection; process mode only).
+
+        ``"kill"`` sends SIGKILL (a native crash); ``"freeze"`` sends SIGSTOP (the hang
+        case: detected by the heartbeat, then killed); ``"wedge"`` blocks the host's event
+        loop, as a native call that never returns would. Returns the host's pid, or
+        ``None`` when there is no such host.
+        """
+        hosts = self._running().hosts
+        if hosts is None:
+            raise UsageError("crash_host() needs Runtime(radio='process')")
+        return hosts.fault(how, adapter)
 
     # --- shutdown ---------------------------------------------------------------------
 
     def close(self, timeout: float | None = None) -> CloseReport:
         """Stop every device and actor within ``timeout`` seconds; idempotent, never raises.
 
-        New calls get ``RuntimeClosed`` from the moment this starts. Links are torn down
-        without waiting on them past the bound; what could not be joined is reported in
-        the returned ``CloseReport``, not waited for.
+        New calls get ``RuntimeClosed`` from the moment this starts; every listener hears
+        its device's CLOSED. Links are torn down without waiting on them past the bound;
+        what could not be joined is reported in the returned ``CloseReport``, not waited
+        for. A negative or NaN ``timeout`` counts as 0 (close now, wait for nothing).
         """
         if self._report is not None:
             return self._report
-        seconds = self._close_timeout if timeout is None else check_timeout(timeout)
         started_at = monotonic()
-        deadline = started_at + seconds
-        self._closed = True
-        router, supervisor = self._router, self._supervisor
-        unjoined: list[str] = []
-        pending_teardowns = 0
-        if router is not None and supervisor is not None:
-            router.closed = True
-            unjoined = self._stop_actors(router, supervisor, deadline)
-            router.fail_pending(RuntimeClosed("the runtime is closed"))
-            pending_teardowns = self._drain(deadline)
-        if not self._bridge.close(max(0.0, deadline - monotonic())):
-            unjoined.append("loop")
-        self._report = CloseReport(
-            clean=not unjoined and not pending_teardowns,
-            unjoined=tuple(unjoined),
-            pending_teardowns=pending_teardowns,
-            elapsed=monotonic() - started_at,
+        deadline = started_at + teardown_timeout(timeout, self._close_timeout)
+        with self._lock:
+            self._closed = True
+        self._report = shut_down(
+            parts=self._parts,
+            supervisor=self._supervisor,
+            bridge=self._bridge,
+            started_at=started_at,
+            deadline=deadline,
         )
         if not self._report.clean:
             log.warning("runtime closed with leftovers: %s", self._report)
         return self._report
 
-    def _stop_actors(
-        self, router: Router, supervisor: pykka.ActorRef[Any], deadline: float
-    ) -> list[str]:
-        request_id, future = router.request()
-        router.tell(Address(device="", role=Role.SUPERVISOR), Shutdown(request_id=request_id))
-        stoppings: list[Stopping] = []
-        unjoined: list[str] = []
-        try:
-            result = future.result(max(0.0, deadline - monotonic()))
-            assert isinstance(result, list)
-            stoppings = result
-        except concurrent.futures.TimeoutError:
-            unjoined.append("supervisor")
-        unjoined += _wait_stopped(stoppings, deadline)
-        stop = supervisor.stop(block=False)
-        try:
-            stop.get(timeout=max(0.0, deadline - monotonic()))
-        except pykka.Timeout:
-            if "supervisor" not in unjoined:
-                unjoined.append("supervisor")
-        return unjoined
-
-    def _drain(self, deadline: float) -> int:
-        """Give the links' teardowns most of the rest of the bound; returns how many still run.
-
-        A tenth of the bound (at most 0.1 s) is kept for stopping the loop thread.
-        """
-        if self._bridge.in_loop_thread():
-            return 0  # the caller's loop runs them once we return
-        reserve = min(0.1, 0.1 * max(0.0, deadline - monotonic()))
-        remaining = max(0.0, deadline - monotonic() - reserve)
-        done: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._bridge.submit(lambda: self._bridge.drain(remaining), lambda f: _copy(f, done))
-        try:
-            return done.result(remaining + 0.05)
-        except (concurrent.futures.TimeoutError, RuntimeClosed, concurrent.futures.CancelledError):
-            return 1
-
     async def aclose(self, timeout: float | None = None) -> CloseReport:
         """``close()`` without blocking the caller's loop (it runs on a helper thread)."""
-        return await _off_loop(lambda: self.close(timeout))
+        return await off_loop(lambda: self.close(timeout))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -586,37 +526,3 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _copy(source: concurrent.futures.Future[int], target: concurrent.futures.Future[int]) -> None:
-    if source.cancelled():
-        target.cancel()
-    elif (error := source.exception()) is not None:
-        target.set_exception(error)
-    else:
-        target.set_result(source.result())
-
-
-async def _off_loop(fn: Callable[[], T]) -> T:
-    """Run a bounded blocking call on a daemon thread and await its result."""
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[T] = loop.create_future()
-
-    def settle(value: T | None, error: BaseException | None) -> None:
-        if result.done():
-            return
-        if error is not None:
-            result.set_exception(error)
-        else:
-            result.set_result(value)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            value = fn()
-        except Exception as exc:  # noqa: BLE001 -- handed back to the awaiting coroutine
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
-
-    threading.Thread(target=run, name="blerun-close", daemon=True).start()
-    return await result

@@ -20,18 +20,20 @@ from typing import Any
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
-from blerun.actors._errors import (
+from blerun.actors._bleak_errors import map_error
+from blerun.actors._validate import check_timeout, normalize_address, normalize_uuid
+from blerun.actors.errors import (
     BleRuntimeError,
+    BluetoothUnavailable,
     DeviceNotFound,
+    InvalidArgument,
     LinkError,
     OperationTimeout,
     RuntimeClosed,
     UsageError,
     WrongThread,
 )
-from blerun.actors._validate import check_timeout, normalize_address, normalize_uuid
 
 ScannerBackend = type[BaseBleakScanner]
 
@@ -157,11 +159,11 @@ def _criteria(
     name: object, address: object, service: object, *, required: bool = False
 ) -> _Criteria:
     if name is not None and not isinstance(name, str):
-        raise UsageError(f"name must be a str, not {type(name).__name__}")
+        raise InvalidArgument("name", "a str or None", name)
     criteria = _Criteria(
         name=name,
         address=None if address is None else normalize_address(address),
-        service=None if service is None else normalize_uuid(service),
+        service=None if service is None else normalize_uuid(service, name="service"),
     )
     if required and criteria == _Criteria(None, None, None):
         raise UsageError("find() needs at least one of name=, address= or service=")
@@ -175,7 +177,7 @@ def _first(found: tuple[ScanResult, ...], criteria: _Criteria, window: float) ->
         f"{key}={value!r}" for key, value in dataclasses.asdict(criteria).items() if value
     )
     raise DeviceNotFound(
-        f"no device with {wanted} was heard within {window:g} s", device=criteria.address
+        f"no device with {wanted} was heard within {window:g} s", address=criteria.address
     )
 
 
@@ -250,20 +252,13 @@ def _scan_errors(adapter: str | None) -> Iterator[None]:
         yield
     except BleRuntimeError:
         raise
-    except BleakBluetoothNotAvailableError as exc:
-        raise LinkError(f"cannot scan: Bluetooth is not available ({exc.reason.name})") from exc
-    except FileNotFoundError as exc:
-        # BlueZ is reached over the D-Bus system bus; no socket means no Bluetooth stack.
-        raise LinkError(
-            "cannot scan: no Bluetooth stack (the D-Bus system bus socket is missing: "
-            "are dbus and bluetoothd running?)"
-        ) from exc
-    except PermissionError as exc:
-        raise LinkError(
-            "cannot scan: permission denied by the Bluetooth stack (on Linux, add the user "
-            "to the 'bluetooth' group or allow it in the D-Bus policy)"
-        ) from exc
-    except (BleakError, OSError) as exc:
+    except Exception as exc:
+        # The connect classifier knows every way Bluetooth can be missing (no stack, no
+        # adapter, powered off, permission denied, wrong loop): a scan meets the same.
+        mapped = map_error(exc, address="", connecting=True)
+        if isinstance(mapped, BluetoothUnavailable):
+            mapped.address = None
+            raise mapped from exc
         where = f" on adapter {adapter}" if adapter else ""
         raise LinkError(f"cannot scan{where}: {exc!r}") from exc
 
@@ -284,7 +279,7 @@ def _wait(
             f"the Bluetooth stack did not start and stop a {window:g} s scan within "
             f"{window + _START_STOP_BOUND_S:g} s",
             timeout=window + _START_STOP_BOUND_S,
-            device=None,
+            address=None,
         ) from None
 
 

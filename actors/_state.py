@@ -16,7 +16,8 @@
         └─────────────────────────────────────────────────────────────────┘
 
     CONNECTING ──disconnect()──▶ DISCONNECTING (the attempt is cancelled, then torn down)
-    any state but CLOSED ──supervisor escalation──▶ FAILED
+    CONNECTING ──permanent error (no Bluetooth, ...)──▶ FAILED
+    any state but CLOSED ──supervisor escalation──▶ FAILED (terminal for the group)
     any state but CLOSED ──close()──▶ CLOSED (terminal)
 
 A transition to the current state is a no-op. A transition not in the table is refused:
@@ -59,15 +60,15 @@ class StateMachine:
 
     def __init__(
         self,
-        device: str,
+        address: str,
         metrics: Metrics,
         *,
         state: ConnectionState = S.DISCONNECTED,
         version: int = 0,
     ) -> None:
-        self.device = device
+        self.address = address
         self._metrics = metrics
-        self._tags = {"device": device}
+        self._tags = {"device": address}
         self.state = state
         self.version = version
         self.refused = 0
@@ -94,13 +95,13 @@ class StateMachine:
                 old.value,
                 new.value,
                 reason.value,
-                extra={"device": self.device, "state_version": self.version, "reason": reason},
+                extra={"device": self.address, "state_version": self.version, "reason": reason},
             )
             return None
         self.state = new
         self.version += 1
         return StateChanged(
-            device=self.device,
+            address=self.address,
             old=old,
             new=new,
             reason=reason,
@@ -119,6 +120,6 @@ class StateMachine:
         log.debug(
             "stale completion for version %d ignored",
             version,
-            extra={"device": self.device, "state_version": self.version},
+            extra={"device": self.address, "state_version": self.version},
         )
         return False

@@ -1,37 +1,43 @@
-"""Subscription handles (blocking and async) and the async notification stream."""
+"""Subscription handles (blocking and async) and the async notification stream.
+
+Cancelling is teardown: it never raises. ``cancel()`` marks the subscription cancelled
+first (no callback starts after that), then asks the NotificationActor to forget it and,
+when it was the last one on its characteristic, the radio to stop the notification.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import threading
-from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Any, Self, final
 
-from blerun.actors._device_core import DeviceCore, Plan
-from blerun.actors._notify import Notification, dispatching_for
-from blerun.actors._validate import check_timeout
-from blerun.messages import Role, Unsubscribe
-
-if TYPE_CHECKING:
-    from blerun.actors._device import AsyncDevice
+from blerun.actors import _plans as plans
+from blerun.actors._device_core import DeviceCore
+from blerun.actors._validate import check_count, teardown_timeout
+from blerun.actors._values import UNDECODABLE, Notification
+from blerun.messages import RawNotification, Role, Unsubscribe
 
 log = logging.getLogger(__name__)
 
+_CANCEL_TIMEOUT = 5.0
+
 
 class _SubscriptionBase:
-    def __init__(self, core: DeviceCore, token: int, char: str, cancelled: threading.Event) -> None:
+    def __init__(self, core: DeviceCore, token: int, uuid: str, cancelled: threading.Event) -> None:
         self._core = core
         self.token = token
         """Identity of this subscription within the runtime."""
-        self.char = char
+        self.uuid = uuid
         """Normalized characteristic UUID."""
         self._cancelled = cancelled
 
     @property
-    def device(self) -> str:
-        return self._core.device
+    def address(self) -> str:
+        """The device's address."""
+        return self._core.address
 
     @property
     def cancelled(self) -> bool:
@@ -42,50 +48,42 @@ class _SubscriptionBase:
         if self._cancelled.is_set():
             return False
         self._cancelled.set()
-        return not self._core.router.closed
+        return self._core.alive()
 
     def _forget_without_waiting(self) -> None:
-        core = self._core
-        core.router.tell(core.address(Role.NOTIFY), Unsubscribe(request_id=0, token=self.token))
-
-    def _plan(self, timeout: float) -> Plan:
-        seconds = check_timeout(timeout)
-        token = self.token
-        return Plan(
-            "unsubscribe",
-            Role.NOTIFY,
-            seconds,
-            lambda rid: Unsubscribe(request_id=rid, token=token),
-            self._core.op_timeout("unsubscribe", seconds),
-        )
+        try:
+            self._core.tell(Role.NOTIFY, Unsubscribe(request_id=0, token=self.token))
+        except Exception as exc:  # noqa: BLE001 -- teardown never raises
+            log.debug("unsubscribe of %s not sent: %r", self, exc)
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else "active"
-        return f"<{type(self).__name__} {self.char} on {self.device} ({state})>"
+        return f"<{type(self).__name__} {self.uuid} on {self.address} ({state})>"
 
 
+@final
 class Subscription(_SubscriptionBase):
     """A wanted notification subscription; it survives reconnects until cancelled."""
 
-    def cancel(self, timeout: float = 5.0) -> bool:
+    def cancel(self, timeout: float = _CANCEL_TIMEOUT) -> bool:
         """Stop this subscription. Idempotent; never raises.
 
-        No callback runs after this returns (or, if called from inside a callback, after
-        that callback returns). The backend notification is stopped when this was the
-        last subscription on the characteristic.
+        No callback starts after this returns (one already running on the device's lane
+        finishes). The backend notification is stopped when this was the last
+        subscription on the characteristic.
 
         Returns:
             True if the backend confirmed within ``timeout`` (or nothing was active).
         """
+        seconds = teardown_timeout(timeout, _CANCEL_TIMEOUT)
         if not self._begin_cancel():
             return True
         core = self._core
+        if core.bridge.in_loop_thread():
+            self._forget_without_waiting()  # this thread runs the loop it would wait for
+            return False
         try:
-            if dispatching_for(core.device) or core.bridge.in_loop_thread():
-                # Called from a callback: waiting would wait for this very thread.
-                self._forget_without_waiting()
-                return False
-            core.call(self._plan(timeout))
+            core.call(plans.unsubscribe(core, self.token, seconds))
             return True
         except Exception as exc:  # noqa: BLE001 -- teardown never raises
             log.debug("cancel of %s did not complete: %r", self, exc)
@@ -98,15 +96,17 @@ class Subscription(_SubscriptionBase):
         self.cancel()
 
 
+@final
 class AsyncSubscription(_SubscriptionBase):
     """The async twin of ``Subscription``: ``await sub.cancel()``."""
 
-    async def cancel(self, timeout: float = 5.0) -> bool:
+    async def cancel(self, timeout: float = _CANCEL_TIMEOUT) -> bool:
         """Stop this subscription; see ``Subscription.cancel``. Never raises."""
+        seconds = teardown_timeout(timeout, _CANCEL_TIMEOUT)
         if not self._begin_cancel():
             return True
         try:
-            await self._core.acall(self._plan(timeout))
+            await self._core.acall(plans.unsubscribe(self._core, self.token, seconds))
             return True
         except Exception as exc:  # noqa: BLE001 -- teardown never raises
             log.debug("cancel of %s did not complete: %r", self, exc)
@@ -119,51 +119,66 @@ class AsyncSubscription(_SubscriptionBase):
         await self.cancel()
 
 
+@final
 class NotificationStream:
     """``async for n in dev.notifications(uuid)``: notifications as an async iterator.
 
-    Bounded: when the consumer falls behind by ``maxsize`` notifications, the oldest is
-    dropped (and counted in ``dropped``), so a slow consumer costs memory, not latency.
-    Use it as ``async with dev.notifications(uuid) as stream:`` to unsubscribe promptly;
-    leaving an ``async for`` loop without it unsubscribes when the stream is collected.
+    Notifications reach the consumer's own event loop straight from the runtime (one
+    ``call_soon_threadsafe`` per batch, no thread in between) and are decoded by the
+    consumer as it takes them. Bounded: when the consumer falls behind by ``maxsize``
+    notifications, the oldest is dropped (and counted in ``dropped``), so a slow consumer
+    costs memory, not latency. Use it as ``async with dev.notifications(uuid) as stream:``
+    to unsubscribe promptly; leaving an ``async for`` without it unsubscribes when the
+    stream is collected.
     """
 
     def __init__(
         self,
-        device: AsyncDevice,
-        char: object,
+        core: DeviceCore,
+        uuid: object,
         *,
-        decode: Callable[[bytes], object] | None,
+        decode: Any,
         maxsize: int,
     ) -> None:
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
-        self._device = device
-        self._char = char
+        self._maxsize = check_count(maxsize, name="maxsize")
+        self._core = core
+        self._uuid = uuid
         self._decode = decode
-        self._queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize)
+        self._items: collections.deque[RawNotification] = collections.deque()
+        self._ready: asyncio.Event | None = None
         self._sub: AsyncSubscription | None = None
         self._closed = False
         self.dropped = 0
         """Notifications dropped because the consumer fell behind."""
+        self.decode_errors = 0
+        """Payloads the decoder rejected (delivered with ``value=UNDECODABLE``)."""
 
-    def _offer(self, note: Notification) -> None:
-        # On the consumer's loop thread: make room by dropping the oldest.
-        if self._queue.full():
-            self._queue.get_nowait()
+    def _offer(self, items: tuple[RawNotification, ...]) -> None:
+        # On the consumer's loop thread, once per batch.
+        self._items.extend(items)
+        excess = len(self._items) - self._maxsize
+        for _ in range(max(0, excess)):
+            self._items.popleft()
             self.dropped += 1
-        self._queue.put_nowait(note)
+        if self._ready is not None:
+            self._ready.set()
 
     async def start(self) -> Self:
         """Subscribe now (``async with`` and the first ``__anext__`` call this)."""
         if self._sub is None and not self._closed:
-            loop = asyncio.get_running_loop()
-            offer = self._offer
-
-            def push(note: Notification) -> None:
-                loop.call_soon_threadsafe(offer, note)
-
-            self._sub = await self._device.subscribe(self._char, push, decode=self._decode)
+            self._ready = asyncio.Event()
+            core = self._core
+            sub = plans.subscribe(
+                core,
+                self._uuid,
+                self._offer,
+                decode=None,
+                on_decode_error="deliver",
+                timeout=None,
+                loop=asyncio.get_running_loop(),
+            )
+            await core.acall(sub.plan)
+            self._sub = AsyncSubscription(core, sub.token, sub.uuid, sub.cancelled)
         return self
 
     def __aiter__(self) -> Self:
@@ -173,11 +188,39 @@ class NotificationStream:
         if self._closed:
             raise StopAsyncIteration
         await self.start()
-        return await self._queue.get()
+        assert self._ready is not None
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+            if self._closed:
+                raise StopAsyncIteration
+        return self._note(self._items.popleft())
+
+    def _note(self, raw: RawNotification) -> Notification:
+        value: Any = raw.data
+        if self._decode is not None:
+            try:
+                value = self._decode(raw.data)
+            except Exception:
+                self.decode_errors += 1
+                log.exception(
+                    "decoder for %s raised", raw.uuid, extra={"device": self._core.address}
+                )
+                value = UNDECODABLE
+        return Notification(
+            address=self._core.address,
+            uuid=raw.uuid,
+            data=raw.data,
+            value=value,
+            seq=raw.seq,
+            received_at=raw.received_at,
+        )
 
     async def aclose(self) -> None:
         """Unsubscribe; idempotent, never raises."""
         self._closed = True
+        if self._ready is not None:
+            self._ready.set()
         sub, self._sub = self._sub, None
         if sub is not None:
             await sub.cancel()

@@ -2,44 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import uuid as uuidlib
 
-from blerun.actors._errors import InvalidAddress, InvalidPayload, InvalidTimeout, InvalidUUID
+from blerun.actors.errors import (
+    InvalidAddress,
+    InvalidArgument,
+    InvalidPayload,
+    InvalidPolicy,
+    InvalidTimeout,
+    InvalidUUID,
+)
+from blerun.gatt import InvalidUUIDValue
+from blerun.gatt import normalize_uuid as _normalize_uuid
 
-_BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+_log = logging.getLogger(__name__)
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
-_SHORT = re.compile(r"^(0x)?([0-9A-Fa-f]{4}|[0-9A-Fa-f]{8})$")
 
 
-def normalize_uuid(value: object) -> str:
-    """A Bluetooth UUID as lower-case 128-bit text.
-
-    Accepts 16-bit (``"180d"``, ``"0x180D"``, ``0x180D``), 32-bit and 128-bit forms and
-    ``uuid.UUID``.
+def normalize_uuid(value: object, *, name: str = "uuid") -> str:
+    """A Bluetooth UUID as lower-case 128-bit text (see ``blerun.gatt.normalize_uuid``).
 
     Raises:
-        InvalidUUID: anything else, with the offending value in the message.
+        InvalidUUID: anything else, naming the argument and the offending value.
     """
-    if isinstance(value, uuidlib.UUID):
-        return str(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 0 <= value <= 0xFFFFFFFF:
-            return f"{value:08x}{_BASE_UUID_SUFFIX}"
-        raise InvalidUUID(f"integer UUID {value:#x} is out of the 16/32-bit range")
-    if not isinstance(value, str):
-        raise InvalidUUID(f"a UUID must be str, int or uuid.UUID, not {type(value).__name__}")
-    text = value.strip()
-    short = _SHORT.match(text)
-    if short:
-        return f"{int(short.group(2), 16):08x}{_BASE_UUID_SUFFIX}"
     try:
-        return str(uuidlib.UUID(text))
-    except ValueError:
-        raise InvalidUUID(
-            f"{value!r} is not a Bluetooth UUID (16-bit like '180d', or 128-bit)"
-        ) from None
+        return _normalize_uuid(value)
+    except InvalidUUIDValue as exc:
+        raise InvalidUUID(f"{name}: {exc}") from None
 
 
 def normalize_address(value: object) -> str:
@@ -51,7 +43,9 @@ def normalize_address(value: object) -> str:
         InvalidAddress: anything else.
     """
     if not isinstance(value, str):
-        raise InvalidAddress(f"a device address must be str, not {type(value).__name__}")
+        raise InvalidAddress(
+            f"address must be a str like 'AA:BB:CC:DD:EE:FF', not {type(value).__name__}"
+        )
     text = value.strip()
     if _MAC.match(text):
         return text.upper()
@@ -59,7 +53,7 @@ def normalize_address(value: object) -> str:
         return str(uuidlib.UUID(text)).upper()
     except ValueError:
         raise InvalidAddress(
-            f"{value!r} is neither a Bluetooth address like 'AA:BB:CC:DD:EE:FF' "
+            f"address {value!r} is neither a Bluetooth address like 'AA:BB:CC:DD:EE:FF' "
             "nor a platform device UUID"
         ) from None
 
@@ -78,6 +72,30 @@ def check_timeout(value: object, *, name: str = "timeout") -> float:
     return seconds
 
 
+def clamp_timeout(value: float) -> float:
+    """A computed remainder (``deadline - now``) as a usable bound: never negative."""
+    return value if value > 0 else 0.0
+
+
+def check_callable(value: object, *, name: str, optional: bool = False) -> None:
+    """Raises ``InvalidArgument`` (a ``TypeError``) unless ``value`` is callable."""
+    if optional and value is None:
+        return
+    if not callable(value):
+        raise InvalidArgument(name, "callable" + (" or None" if optional else ""), value)
+
+
+def check_count(value: object, *, name: str, low: int = 1) -> int:
+    """An int >= ``low`` (a queue size, a worker count).
+
+    Raises:
+        InvalidPolicy: anything else, naming the argument and the bound.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidPolicy(name, f"an int >= {low}", value)
+    return value
+
+
 def as_payload(value: object) -> bytes:
     """A write payload as immutable ``bytes``.
 
@@ -89,4 +107,24 @@ def as_payload(value: object) -> bytes:
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     hint = " (encode the str first, e.g. text.encode())" if isinstance(value, str) else ""
-    raise InvalidPayload(f"payload must be bytes-like, not {type(value).__name__}{hint}")
+    raise InvalidPayload(f"data must be bytes-like, not {type(value).__name__}{hint}")
+
+
+def teardown_timeout(value: object, default: float, *, name: str = "timeout") -> float:
+    """A bound for a teardown call (close, disconnect, cancel), which never raises.
+
+    A computed remainder easily goes slightly negative: negatives and NaN become 0, an
+    infinite or missing bound becomes ``default``, and anything that is not a number is
+    logged and replaced by ``default`` instead of leaving the thing open.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _log.warning("%s=%r is not a number of seconds; using %g s", name, value, default)
+        return default
+    seconds = float(value)
+    if math.isinf(seconds):
+        return default
+    if math.isnan(seconds) or seconds < 0:
+        return 0.0
+    return seconds

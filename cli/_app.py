@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
-from blerun.actors import BleRuntimeError
+from blerun.actors.errors import BleRuntimeError
 from blerun.cli import _logs, _verb_monitor, _verb_read, _verb_scan, _verb_services, _verb_write
 from blerun.cli._exit import ExitCode, exit_code_for, one_line
 from blerun.cli._output import Output, OutputClosed

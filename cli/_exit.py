@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 
-from blerun.actors import (
+from blerun.actors.errors import (
     BleRuntimeError,
+    BluetoothUnavailable,
     CharacteristicNotFound,
     ConnectTimeout,
     DeviceNotFound,
@@ -21,7 +22,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     """Done."""
     FAILED = 1
-    """The link, the device or Bluetooth failed, or the demo lost data."""
+    """The link or the device failed, or the demo lost data."""
     USAGE = 2
     """Bad arguments: nothing was sent."""
     NOT_FOUND = 3
@@ -30,6 +31,8 @@ class ExitCode(enum.IntEnum):
     """Could not connect in time, or the reconnect policy gave up."""
     TIMEOUT = 5
     """An operation on a connected device waited past its timeout."""
+    UNAVAILABLE = 6
+    """No Bluetooth to use: no stack or adapter, adapter off, permission denied."""
     INTERRUPTED = 130
     """Ctrl-C (128 + SIGINT), after a bounded shutdown."""
     OUTPUT_CLOSED = 141
@@ -38,6 +41,7 @@ class ExitCode(enum.IntEnum):
 
 # Most specific first: the first class the error is an instance of decides.
 _CODES: tuple[tuple[type[BleRuntimeError], ExitCode], ...] = (
+    (BluetoothUnavailable, ExitCode.UNAVAILABLE),
     (CharacteristicNotFound, ExitCode.NOT_FOUND),
     (UsageError, ExitCode.USAGE),
     (DeviceNotFound, ExitCode.NOT_FOUND),
@@ -59,7 +63,7 @@ def exit_code_for(error: BleRuntimeError) -> ExitCode:
 def one_line(error: BaseException) -> str:
     """``ErrorClass: message``, on one line, with the error's ``fix`` if it has one."""
     text = " ".join(str(error).split())
-    # BluetoothUnavailable and its kind carry what to do as ``fix``.
+    # BluetoothUnavailable carries what to do as ``fix`` (its message ends with it).
     fix = getattr(error, "fix", None)
     if isinstance(fix, str) and fix and fix not in text:
         text = f"{text} (fix: {' '.join(fix.split())})"

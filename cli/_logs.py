@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from blerun.actors import InjectedCrash
+from blerun.actors.errors import InjectedCrash
 
 # What every LogRecord has; anything else on a record came in through ``extra``.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}

@@ -17,9 +17,10 @@ PROFILES = ("heart-rate", "uart", "sensor")
 """Emulated peripherals ``--sim`` can put at ADDRESS."""
 
 _EPILOG = """\
-exit status: 0 done; 1 the link, the device or Bluetooth failed (or the demo lost data);
-2 bad arguments; 3 device or characteristic not found; 4 could not connect in time, or
-gave up; 5 an operation timed out; 130 interrupted (Ctrl-C); 141 output closed (| head).
+exit status: 0 done; 1 the link or the device failed (or the demo lost data); 2 bad
+arguments; 3 device or characteristic not found; 4 could not connect in time, or gave
+up; 5 an operation timed out; 6 no Bluetooth to use (no stack or adapter, adapter off,
+permission denied); 130 interrupted (Ctrl-C); 141 output closed (| head).
 
 Every verb that talks to a device takes --sim: the device at ADDRESS is then an emulated
 one (no hardware needed; pip install "blerun[sim]"), so the same command line works on

@@ -15,14 +15,8 @@ import random
 import threading
 from collections.abc import Sequence
 
-from blerun.actors import (
-    BleRuntimeError,
-    Device,
-    LinkError,
-    ReconnectPolicy,
-    Runtime,
-    RuntimeClosed,
-)
+from blerun.actors import Device, ReconnectPolicy, Runtime
+from blerun.actors.errors import BleRuntimeError, LinkError, RuntimeClosed
 from blerun.cli._demo_faults import inject, schedule
 from blerun.cli._demo_model import DemoMetrics, DeviceResult, Kind, Model, Summary
 from blerun.cli._demo_view import View, open_view

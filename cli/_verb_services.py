@@ -43,7 +43,7 @@ def as_json(address: str, snapshot: ServicesSnapshot) -> dict[str, Any]:
                         "uuid": char.uuid,
                         "name": uuid_name(char.uuid),
                         "handle": char.handle,
-                        "properties": sorted(char.properties),
+                        "properties": sorted(char.properties.names()),
                     }
                     for char in service.characteristics
                 ],
@@ -63,6 +63,6 @@ def _table(address: str, snapshot: ServicesSnapshot) -> Table:
             table.add_row(
                 f"{char.handle:#06x}",
                 "  " + uuid_label(char.uuid),
-                ", ".join(sorted(char.properties)),
+                ", ".join(sorted(char.properties.names())),
             )
     return table

@@ -14,9 +14,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from blerun.actors import InMemoryMetrics, Notification, Role, Runtime
+from blerun.actors import Notification, Runtime
 from blerun.gatt import HEART_RATE_MEASUREMENT, TEMPERATURE
+from blerun.messages import Role
 from blerun.sim import VirtualAir, heart_rate_monitor, sensor
+from blerun.testing import InMemoryMetrics
 
 STRAPS = ["F3:4A:7B:21:9C:01", "F3:4A:7B:21:9C:02", "F3:4A:7B:21:9C:03", "F3:4A:7B:21:9C:04"]
 THERMOMETER = "E8:11:22:33:44:55"

@@ -37,10 +37,15 @@ class Coach(pykka.ThreadingActor):
         self.reset_sent = False
 
     def on_start(self) -> None:
-        self.device.on_state_change(self.actor_ref.tell)
-        self.device.subscribe(HEART_RATE_MEASUREMENT, self.actor_ref.tell)
+        self.stop_listening = self.device.on_state_change(self.actor_ref.tell)
+        self.subscription = self.device.subscribe(HEART_RATE_MEASUREMENT, self.actor_ref.tell)
         request_id, _ = self.device.new_request()
         self.device.tell(Role.RADIO, Connect(request_id=request_id))
+
+    def on_stop(self) -> None:
+        # A stopped actor takes no more messages: stop the runtime sending them.
+        self.subscription.cancel()
+        self.stop_listening()
 
     def on_receive(self, message: Any) -> None:
         match message:
@@ -72,7 +77,7 @@ class Coach(pykka.ThreadingActor):
             Role.RADIO,
             Write(
                 request_id=request_id,
-                char=HEART_RATE_CONTROL_POINT,
+                uuid=HEART_RATE_CONTROL_POINT,
                 data=RESET_ENERGY_EXPENDED,
                 response=True,
                 retry=True,

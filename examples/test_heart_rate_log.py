@@ -16,20 +16,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from blerun.actors import (
-    Device,
-    FaultPlan,
-    InMemoryMetrics,
-    Notification,
-    Reason,
-    ReconnectPolicy,
-    Role,
-    Runtime,
-    StateChanged,
-)
+from blerun.actors import Device, Notification, Reason, ReconnectPolicy, Runtime, StateChanged
 from blerun.gatt import HEART_RATE_MEASUREMENT
-from blerun.messages import RawNotification
+from blerun.messages import NotificationBatch, Role
 from blerun.sim import Peripheral, VirtualAir, heart_rate_monitor
+from blerun.testing import FaultPlan, InMemoryMetrics
 
 # --- the application code under test ---------------------------------------------------
 
@@ -133,7 +124,7 @@ def test_the_log_never_sees_duplicated_or_reordered_messages(
     air: VirtualAir, strap: Peripheral
 ) -> None:
     plan = FaultPlan(seed=7)
-    plan.duplicate(RawNotification, probability=0.2).reorder(RawNotification, probability=0.1)
+    plan.duplicate(NotificationBatch, probability=0.2).reorder(NotificationBatch, probability=0.1)
     with Runtime(loop=air.loop, backend=air.client_backend, faults=plan) as rt:
         device = rt.device(ADDRESS)
         log = HeartRateLog(device)

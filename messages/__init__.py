@@ -1,19 +1,27 @@
 """Every message blerun's actors exchange: frozen, slotted, keyword-only dataclasses.
 
 One module per actor protocol: ``radio`` (what the RadioActor accepts and emits),
-``reconnect``, ``notify``, ``supervisor``; ``common`` holds the reply envelope and the
-messages every actor understands; ``state`` the state and reason enums. A user's own
-pykka actor can send the command messages and receive the events.
+``reconnect``, ``notify``, ``supervisor``; ``common`` holds addressing, the reply envelope
+and the messages every actor understands; ``state`` the state and reason enums; ``gatt``
+the frozen view of a device's services. A user's own pykka actor can send the command
+messages and receive the events.
 """
 
-from blerun.messages.common import Address, GetStats, Poison, Reply, Resync, Role
-from blerun.messages.gatt import CharacteristicInfo, ServiceInfo, ServicesSnapshot
+from blerun.messages.common import DeviceId, GetStats, Poison, Recipient, Reply, Resync, Role
+from blerun.messages.gatt import (
+    CharacteristicInfo,
+    GattOp,
+    Permission,
+    ServiceInfo,
+    ServicesSnapshot,
+)
 from blerun.messages.notify import (
-    AddStateListener,
+    Drain,
+    NotificationBatch,
     NotifyCommand,
     NotifyStarted,
     RawNotification,
-    RemoveStateListener,
+    ReorderWindowElapsed,
     Subscribe,
     Unsubscribe,
 )
@@ -24,6 +32,7 @@ from blerun.messages.radio import (
     Connect,
     Disconnect,
     DisconnectDone,
+    Escalate,
     GetServices,
     LinkLost,
     OpDone,
@@ -46,10 +55,14 @@ from blerun.messages.reconnect import (
 )
 from blerun.messages.state import ConnectionState, Reason, StateChanged
 from blerun.messages.supervisor import (
+    LIFECYCLE,
     Checkpoint,
     ChildFailed,
     ChildSpec,
+    Escalating,
     GroupSpec,
+    HostDown,
+    HostRecycle,
     Restart,
     Shutdown,
     StartGroup,
@@ -59,8 +72,7 @@ from blerun.messages.supervisor import (
 )
 
 __all__ = [
-    "AddStateListener",
-    "Address",
+    "LIFECYCLE",
     "AttemptDeadline",
     "AttemptDone",
     "CharacteristicInfo",
@@ -70,28 +82,38 @@ __all__ = [
     "Close",
     "Connect",
     "ConnectionState",
+    "DeviceId",
     "Disconnect",
     "DisconnectDone",
+    "Drain",
+    "Escalate",
+    "Escalating",
+    "GattOp",
     "GetServices",
     "GetStats",
     "GiveUp",
     "GroupSpec",
+    "HostDown",
+    "HostRecycle",
     "IoSucceeded",
     "LinkLost",
+    "NotificationBatch",
     "NotifyCommand",
     "NotifyStarted",
     "OpDone",
     "OpExpired",
+    "Permission",
     "Poison",
     "RadioCommand",
     "RadioEvent",
     "RawNotification",
     "Read",
     "Reason",
+    "Recipient",
     "ReconnectCommand",
     "ReconnectDue",
     "ReconnectEvent",
-    "RemoveStateListener",
+    "ReorderWindowElapsed",
     "Reply",
     "Restart",
     "Resync",

@@ -1,4 +1,4 @@
-"""Messages every actor understands, and the reply envelope for request/response."""
+"""What every actor understands, how actors are addressed, and the reply envelope."""
 
 from __future__ import annotations
 
@@ -16,13 +16,33 @@ class Role(enum.Enum):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Address:
+class DeviceId:
+    """One device group's identity: its address and the epoch the runtime gave it.
+
+    A device removed and added again gets a new epoch, so a handle (or a message) of the
+    old group can never reach the new one.
+    """
+
+    address: str
+    """The device's normalized address."""
+    epoch: int
+    """Counts the groups this runtime started for the address, from 1."""
+
+    def __str__(self) -> str:
+        return f"{self.address}#{self.epoch}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
     """Where the router delivers a message: one actor of one device group."""
 
-    device: str
-    """The device id (its normalized address), or ``""`` for runtime-wide actors."""
+    device: DeviceId | None
+    """The group, or ``None`` for the runtime-wide actor (the supervisor)."""
     role: Role
     """Which actor of that group."""
+
+    def __str__(self) -> str:
+        return f"{self.device or 'runtime'}/{self.role.value}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +70,7 @@ class Poison:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class GetStats:
-    """Ask an actor for its counters; answered with a ``Reply`` carrying a dict."""
+    """Ask an actor for its counters; answered with its frozen statistics object."""
 
     request_id: int
     """Where the answer goes."""
@@ -58,7 +78,10 @@ class GetStats:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Resync:
-    """Sent by the supervisor after it restarted a sibling: re-announce what peers need."""
+    """From the supervisor to a RadioActor: tell ``peer`` (just restarted) the current state.
 
-    generation: int
-    """Restart generation of the group, for the log."""
+    The event goes to that actor only, never to the device's listeners, which have seen it.
+    """
+
+    peer: Role
+    """The restarted actor of the same group."""

@@ -1,18 +1,19 @@
-"""The NotificationActor's protocol: wanted subscriptions, raw notifications, listeners.
+"""The NotificationActor's protocol: wanted subscriptions and batches of notifications.
 
-``Subscribe`` and the listener messages carry the user's callables, so they stay inside
-the process; the messages that cross the RadioActor's boundary (``RawNotification``,
-``NotifyStarted``) carry only picklable values.
+``Subscribe`` carries the user's callables, so it stays inside the process; what crosses
+the RadioActor's boundary (``NotificationBatch``, ``NotifyStarted``) carries only
+picklable values.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-from blerun.messages.common import GetStats, Poison, Resync
+from blerun.messages.common import GetStats, Poison
 from blerun.messages.state import StateChanged
 
 
@@ -23,17 +24,22 @@ class Subscribe:
     request_id: int
     """Answered once the backend confirmed (if connected) or at once (if not)."""
     token: int
-    """The subscription's identity, unique within the runtime."""
-    char: str
+    """The subscription's identity, unique within the runtime; a second Subscribe with
+    the same token changes nothing."""
+    uuid: str
     """Normalized characteristic UUID."""
     callback: Callable[[Any], None]
-    """The user's function; it receives a ``blerun.actors.Notification``."""
+    """The user's function (it gets a ``blerun.actors.Notification``), or, with ``loop``,
+    the stream's own function taking a tuple of ``RawNotification``."""
     decode: Callable[[bytes], object] | None
     """Turns the payload into ``Notification.value``; ``None`` keeps the bytes."""
     skip_undecodable: bool
     """True: a payload the decoder rejects is skipped; False: delivered as UNDECODABLE."""
     cancelled: threading.Event
     """Set by ``Subscription.cancel()`` before anything else, so no delivery follows it."""
+    loop: asyncio.AbstractEventLoop | None = None
+    """For an async stream: the consumer's loop, where ``callback`` runs with each batch
+    (no thread in between). ``None``: ``callback`` runs on the device's callback lane."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,16 +52,16 @@ class Unsubscribe:
     """The subscription to forget; unknown tokens are answered at once (idempotent)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class RawNotification:
-    """One notification as bleak delivered it, stamped on the loop thread."""
+class RawNotification(NamedTuple):
+    """One notification as bleak delivered it, stamped on the loop thread.
 
-    char: str
+    A named tuple, not a dataclass: one is built per notification on the hot path.
+    """
+
+    uuid: str
     """Normalized characteristic UUID."""
-    session: int
-    """The CONNECTED state_version whose subscription produced it."""
     seq: int
-    """Per (session, characteristic) sequence number from 1: fences duplicates and reorders."""
+    """Per (session, characteristic) sequence number, from 1."""
     data: bytes
     """The payload, copied out of bleak's bytearray."""
     received_at: float
@@ -63,10 +69,22 @@ class RawNotification:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationBatch:
+    """The notifications one loop iteration collected for one device, in arrival order."""
+
+    session: int
+    """The CONNECTED state_version whose subscriptions produced them."""
+    batch: int
+    """Per-session batch number from 1: fences duplicated, delayed and reordered batches."""
+    items: tuple[RawNotification, ...]
+    """The notifications, in the order bleak delivered them."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyStarted:
     """From the RadioActor: the backend answered a ``StartNotify``."""
 
-    char: str
+    uuid: str
     """Normalized characteristic UUID."""
     session: int
     """The session it was started on."""
@@ -75,33 +93,32 @@ class NotifyStarted:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AddStateListener:
-    """Register a function called with every ``StateChanged`` of the device."""
+class Drain:
+    """A barrier: answered once everything received before it reached its callbacks."""
 
-    token: int
-    """The listener's identity, for removal."""
-    callback: Callable[[StateChanged], None]
-    """The user's function, run inside the error guard."""
+    request_id: int
+    """Answered from the device's callback lane, after every job queued before it ran."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class RemoveStateListener:
-    """Forget a state listener; idempotent."""
+class ReorderWindowElapsed:
+    """The Clock's signal: a missing batch of ``session`` did not come in time; skip it."""
 
-    token: int
-    """The listener to forget."""
+    session: int
+    """The session the gap is in."""
+    batch: int
+    """The first missing batch number when the timer was set."""
 
 
 NotifyCommand = (
     Subscribe
     | Unsubscribe
-    | RawNotification
+    | NotificationBatch
     | NotifyStarted
-    | AddStateListener
-    | RemoveStateListener
+    | ReorderWindowElapsed
+    | Drain
     | StateChanged
     | GetStats
-    | Resync
     | Poison
 )
 """Everything the NotificationActor accepts."""

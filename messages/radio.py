@@ -1,8 +1,8 @@
 """The RadioActor's protocol: the commands it accepts and the events it emits.
 
-Everything here crosses the RadioActor's boundary and therefore pickles (a later step
-may run the radio in its own process): payloads are ``bytes``, characteristics are
-normalized UUID strings, errors are blerun's own picklable exceptions.
+Everything here crosses the RadioActor's boundary and therefore pickles (the radio can
+run in a process of its own): payloads are ``bytes``, characteristics are normalized UUID
+strings, errors are blerun's own picklable exceptions.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Read:
 
     request_id: int
     """Where the answer goes."""
-    char: str
+    uuid: str
     """Normalized characteristic UUID."""
     retry: bool
     """Wait out link losses (reconnected under the policy) until the request's deadline."""
@@ -53,7 +53,7 @@ class Write:
 
     request_id: int
     """Where the answer goes."""
-    char: str
+    uuid: str
     """Normalized characteristic UUID."""
     data: bytes
     """The payload, already checked against the link's limits when they were known."""
@@ -85,9 +85,9 @@ class WaitForState:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StartNotify:
-    """From the NotificationActor: enable notifications on ``char`` for ``session``."""
+    """From the NotificationActor: enable notifications on ``uuid`` for ``session``."""
 
-    char: str
+    uuid: str
     """Normalized characteristic UUID."""
     session: int
     """The state_version of the CONNECTED state this is meant for; stale ones are ignored."""
@@ -95,9 +95,9 @@ class StartNotify:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StopNotify:
-    """From the NotificationActor: disable notifications on ``char``; idempotent."""
+    """From the NotificationActor: disable notifications on ``uuid``; idempotent."""
 
-    char: str
+    uuid: str
     """Normalized characteristic UUID."""
     session: int
     """The session the subscription was active in."""
@@ -111,6 +111,14 @@ class Close:
 
     request_id: int | None
     """Answered once the teardown is under way (never waits on I/O)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Escalate:
+    """From the supervisor: the group restarted too often; go FAILED for good and say so."""
+
+    error: BaseException
+    """The ``DeviceFailed`` every waiting and later caller gets (its cause chained)."""
 
 
 # --- completions, tagged with the version they started under ---------------------------
@@ -156,7 +164,7 @@ class DisconnectDone:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class OpDone:
-    """A read, write, notify start/stop or services fetch ended on the loop."""
+    """A read, write, notify start/stop ended on the loop."""
 
     op_id: int
     """The radio's own id for the in-flight operation."""
@@ -186,6 +194,7 @@ RadioCommand = (
     | StartNotify
     | StopNotify
     | Close
+    | Escalate
     | AttemptDone
     | AttemptDeadline
     | LinkLost
@@ -201,4 +210,4 @@ RadioCommand = (
 """Everything the RadioActor accepts."""
 
 RadioEvent = StateChanged
-"""What the RadioActor emits to its peers and to state listeners."""
+"""What the RadioActor publishes (through the router, to its peers and the listeners)."""

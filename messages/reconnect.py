@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from blerun.messages.common import GetStats, Poison, Resync
+from blerun.messages.common import GetStats, Poison
 from blerun.messages.state import StateChanged
 
 
@@ -52,7 +52,7 @@ class GiveUp:
     """The last connection error, if any."""
 
 
-ReconnectCommand = StateChanged | StableWindowElapsed | IoSucceeded | GetStats | Resync | Poison
+ReconnectCommand = StateChanged | StableWindowElapsed | IoSucceeded | GetStats | Poison
 """Everything the ReconnectActor accepts."""
 
 ReconnectEvent = ReconnectDue | GiveUp

@@ -31,7 +31,8 @@ class ConnectionState(enum.Enum):
     """The link is down against the user's wish; the next attempt waits on the policy."""
 
     FAILED = "failed"
-    """The runtime stopped trying: the policy gave up, or the supervisor escalated."""
+    """The runtime stopped trying: the policy gave up, the error is permanent, or the
+    supervisor escalated."""
 
     CLOSED = "closed"
     """The device or its runtime was closed; terminal."""
@@ -52,6 +53,10 @@ class Reason(enum.Enum):
     CONNECT_FAILED = "connect_failed"
     """A connection attempt failed; the error is in ``StateChanged.error``."""
 
+    UNAVAILABLE = "unavailable"
+    """A connection attempt failed for a reason retrying cannot fix (no Bluetooth stack
+    or adapter, adapter off, permission denied, wrong event loop); see the error."""
+
     ATTEMPT_TIMEOUT = "attempt_timeout"
     """A connection attempt took longer than ``ReconnectPolicy.attempt_timeout``."""
 
@@ -71,7 +76,8 @@ class Reason(enum.Enum):
     """The supervisor restarted this device's actors too often and stopped it."""
 
     RESTARTED = "restarted"
-    """The RadioActor was restarted by its supervisor and resumed the user's wish."""
+    """The RadioActor was restarted by its supervisor; the link it held is gone, and the
+    successor resumes the user's wish."""
 
     CLOSED = "closed"
     """The device or the runtime was closed."""
@@ -81,8 +87,8 @@ class Reason(enum.Enum):
 class StateChanged:
     """One applied transition of a device's state machine."""
 
-    device: str
-    """The device id."""
+    address: str
+    """The device's address."""
     old: ConnectionState
     """State before the transition."""
     new: ConnectionState

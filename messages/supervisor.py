@@ -1,9 +1,9 @@
 """The SupervisorActor's protocol: device groups, child deaths, checkpoints, shutdown.
 
 Supervision follows OTP: a group is started from frozen child specs, children start in
-order and stop in reverse, and a child reports its own death (from pykka's
-``on_failure``). pykka cannot restart an actor, so a restart is a new actor from the
-spec's factory, handed the last checkpoint its predecessor sent.
+order and stop in reverse, and a child reports its own death (``ChildFailed``). pykka
+cannot restart an actor, so a restart is a new actor from the spec's factory, handed the
+last checkpoint its predecessor sent.
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-import pykka
-
-from blerun.messages.common import GetStats, Role
+from blerun.messages.common import DeviceId, GetStats, Role
 
 
 class Restart(enum.Enum):
-    """When a dead child is restarted (OTP's restart values)."""
+    """Whether a dead child is restarted (OTP's restart values; every death is an error)."""
 
     PERMANENT = "permanent"
-    """Always."""
-    TRANSIENT = "transient"
-    """Only when it died of an error (every death reported here is one)."""
+    """Always, within the group's restart intensity."""
     TEMPORARY = "temporary"
     """Never; the group escalates instead."""
 
@@ -44,8 +40,10 @@ class ChildSpec:
 
     role: Role
     """Which actor this is."""
-    factory: Callable[[object | None, int], pykka.ActorRef[Any]]
-    """Starts the child from its last checkpoint (``None`` at first) and a generation."""
+    factory: Callable[[object | None, int], Any]
+    """Starts the child from its last checkpoint (``None`` at first) and a generation;
+    returns its pykka ``ActorRef`` (or, for a radio in a host process, a stand-in with
+    ``tell``, ``is_alive`` and ``stop``)."""
     restart: Restart = Restart.PERMANENT
     """Whether a dead child comes back."""
     shutdown_timeout: float = 2.0
@@ -56,8 +54,8 @@ class ChildSpec:
 class GroupSpec:
     """A device group: its children in start order and its restart rules."""
 
-    device: str
-    """The device id."""
+    device: DeviceId
+    """The group's identity."""
     children: tuple[ChildSpec, ...]
     """Started in this order, stopped in reverse."""
     strategy: Strategy = Strategy.ONE_FOR_ONE
@@ -66,6 +64,8 @@ class GroupSpec:
     """At most this many restarts ..."""
     period: float = 60.0
     """... within this many seconds; one more escalates: the device goes FAILED."""
+    host: str | None = None
+    """The radio host process its radio runs in (``None``: in the runtime's process)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,19 +80,19 @@ class StartGroup:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StopGroup:
-    """Stop one device group; answered with the refs to join (newest first)."""
+    """Stop one device group; answered with the children to join (newest first)."""
 
     request_id: int
     """Where the answer goes."""
-    device: str
+    device: DeviceId
     """The group to stop."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ChildFailed:
-    """From a dying child's ``on_failure``: it is gone, restart it by the rules."""
+    """From a dying child: it is gone, restart it by the rules."""
 
-    device: str
+    device: DeviceId
     """Its group."""
     role: Role
     """Which child."""
@@ -104,14 +104,28 @@ class ChildFailed:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Checkpoint:
-    """A child's durable state (user wishes), kept by the supervisor for its successor."""
+    """A child's durable state (the user's wishes), kept by the supervisor for a successor.
 
-    device: str
+    Sent only when the wish changes (a subscription added, ``connect()`` called), never
+    per transition: state and versions are published, and the successor reads them there.
+    """
+
+    device: DeviceId
     """Its group."""
     role: Role
     """Which child."""
     data: object
     """Opaque to the supervisor; the child's factory understands it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Escalating:
+    """Handed to a child's factory instead of its checkpoint: start only to end the group."""
+
+    checkpoint: object
+    """The checkpoint the child would have been started from."""
+    error: BaseException
+    """Why the group ends (a ``DeviceFailed``)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,5 +136,34 @@ class Shutdown:
     """Where the answer goes."""
 
 
-SupervisorCommand = StartGroup | StopGroup | ChildFailed | Checkpoint | Shutdown | GetStats
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HostDown:
+    """A radio host process is gone or must go: it exited, died, or stopped answering."""
+
+    host: str
+    """Which host (its radio's key)."""
+    incarnation: int
+    """Which start of it, so a late report about a replaced host is ignored."""
+    reason: str
+    """"exited" (its stream ended), "hung" (no heartbeat answer in time)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class HostRecycle:
+    """A radio host passed its recycle bound (uptime, memory, descriptors) while idle."""
+
+    host: str
+    """Which host."""
+    incarnation: int
+    """Which start of it."""
+    why: str
+    """What bound it passed, for the log."""
+
+
+SupervisorCommand = (
+    StartGroup | StopGroup | ChildFailed | Checkpoint | Shutdown | HostDown | HostRecycle | GetStats
+)
 """Everything the SupervisorActor accepts."""
+
+LIFECYCLE = (StartGroup, StopGroup, ChildFailed, Checkpoint, Shutdown, HostDown, HostRecycle)
+"""Supervision messages: a fault plan touches them only when a rule names them."""

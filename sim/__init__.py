@@ -21,12 +21,23 @@ controls and :class:`PeripheralCounters`.
 Handle convention (BlueZ's): a characteristic's ``handle`` is its declaration handle and
 its value handle is ``handle + 1``; services and descriptors carry their own handles.
 
-The package does not depend on the rest of blerun: plain bleak users can test with it.
+The package depends on nothing of blerun but :mod:`blerun.gatt` (shared UUIDs and ATT
+codes): plain bleak users can test with it. It needs the ``sim`` extra (Bumble):
+``pip install "blerun[sim]"``.
+
+Code that builds ``BleakClient(address)`` without a ``backend=`` reaches an air inside
+``with use_air(air):``; the pytest plugin (installed with the extra) gives tests a ready
+air and peripherals. See docs/sim.md for both, the one-loop rule and the ``_async`` twins.
 """
 
+# First, so that without the sim extra the error says how to get it.
+from . import _requirements  # noqa: F401
+from ._adapter import Adapter
 from ._air import VirtualAir
 from ._faults import Operation, PeripheralCounters
+from ._install import use_air
 from ._peripheral import Peripheral
+from ._realism import Realism, RealismName
 from ._spec import (
     AttError,
     CharacteristicSpec,
@@ -65,6 +76,7 @@ __all__ = [
     "NUS_SERVICE",
     "NUS_TX",
     "TEMPERATURE",
+    "Adapter",
     "AttError",
     "CharacteristicSpec",
     "NotifySource",
@@ -73,6 +85,8 @@ __all__ = [
     "PeripheralCounters",
     "PeripheralSpec",
     "Property",
+    "Realism",
+    "RealismName",
     "ServiceSpec",
     "ValueSource",
     "VirtualAir",
@@ -83,4 +97,5 @@ __all__ = [
     "sensor",
     "temperature_value",
     "uart_device",
+    "use_air",
 ]

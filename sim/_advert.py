@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from bleak.uuids import normalize_uuid_16, normalize_uuid_32
+from blerun.gatt import normalize_uuid
 
 __all__ = ["Advert", "parse_advertising_data"]
 
@@ -56,10 +56,10 @@ def parse_advertising_data(data: bytes) -> Advert:
         offset += 1 + length
         if ad_type in _UUID16:
             for i in range(0, len(body) - 1, 2):
-                uuids[normalize_uuid_16(int.from_bytes(body[i : i + 2], "little"))] = None
+                uuids[normalize_uuid(int.from_bytes(body[i : i + 2], "little"))] = None
         elif ad_type in _UUID32:
             for i in range(0, len(body) - 3, 4):
-                uuids[normalize_uuid_32(int.from_bytes(body[i : i + 4], "little"))] = None
+                uuids[normalize_uuid(int.from_bytes(body[i : i + 4], "little"))] = None
         elif ad_type in _UUID128:
             for i in range(0, len(body) - 15, 16):
                 uuids[_uuid128(body[i : i + 16])] = None
@@ -72,10 +72,10 @@ def parse_advertising_data(data: bytes) -> Advert:
         elif ad_type == _MANUFACTURER and len(body) >= 2:
             manufacturer[int.from_bytes(body[:2], "little")] = bytes(body[2:])
         elif ad_type == _SERVICE_DATA16 and len(body) >= 2:
-            key = normalize_uuid_16(int.from_bytes(body[:2], "little"))
+            key = normalize_uuid(int.from_bytes(body[:2], "little"))
             service_data[key] = bytes(body[2:])
         elif ad_type == _SERVICE_DATA32 and len(body) >= 4:
-            key = normalize_uuid_32(int.from_bytes(body[:4], "little"))
+            key = normalize_uuid(int.from_bytes(body[:4], "little"))
             service_data[key] = bytes(body[4:])
         elif ad_type == _SERVICE_DATA128 and len(body) >= 16:
             service_data[_uuid128(body[:16])] = bytes(body[16:])

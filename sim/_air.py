@@ -1,4 +1,4 @@
-"""The virtual air: one Bumble link, one central, any number of emulated peripherals.
+"""The virtual air: one Bumble link, its adapters (centrals), any number of peripherals.
 
 Bumble is single-loop and not thread-safe, and it reads the running loop in its
 constructors, so everything (link, controllers, devices, bleak's calls into the
@@ -6,69 +6,50 @@ backends) lives on one asyncio loop. Two ways to get one:
 
 * **Sync world.** :meth:`VirtualAir.start` starts a daemon thread that runs a new loop
   and builds the air on it. ``air.loop`` is that loop: run bleak on it with
-  ``asyncio.run_coroutine_threadsafe``. :meth:`VirtualAir.close` stops it within a bound.
+  :meth:`VirtualAir.run` or ``asyncio.run_coroutine_threadsafe``. :meth:`VirtualAir.close`
+  stops it within a bound.
 * **Async world.** ``await VirtualAir.create()`` builds the air on the running loop;
   ``async with`` (or :meth:`VirtualAir.aclose`) tears it down, leaving the loop running.
+
+The air's state lives in a :class:`~._world.World` on the loop; this class is its
+thread-safe public face, and owns what crosses threads and processes: the loop thread,
+the backend classes, and the socket other processes reach the air through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
+import os
 import threading
+import uuid
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, TypeVar, overload
 
-from bleak.exc import BleakDeviceNotFoundError, BleakError
-from bumble import hci
-
+from ._adapter import Adapter
+from ._binding import BackendKind, bind, register_air
 from ._bridge import LoopBridge
 from ._central import Central
-from ._client import SimBleakClient, bind_client
-from ._hci import PROCEED, Admission, SimLink
+from ._client import SimBleakClient
 from ._node import Node
 from ._peripheral import Peripheral
-from ._scanner import SimBleakScanner, bind_scanner
+from ._port import BackendRef
+from ._realism import Realism, RealismName, realism_from
+from ._remote import ControllerServer
+from ._scanner import SimBleakScanner
 from ._spec import PeripheralSpec
+from ._world import World
 
 __all__ = ["VirtualAir"]
 
 logger = logging.getLogger(__name__)
 
-_CENTRAL_ADDRESS = "C0:00:00:00:00:01"
+T = TypeVar("T")
+
 _SETUP_TIMEOUT = 10.0
-
-
-def _random_static(text: str) -> hci.Address:
-    try:
-        address = hci.Address(text, hci.Address.RANDOM_DEVICE_ADDRESS)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{text!r} is not a Bluetooth address") from exc
-    if address.address_bytes[5] & 0xC0 != 0xC0:
-        raise ValueError(f"{text} is not a random static address (top two bits must be 1)")
-    return address
-
-
-class _Policy:
-    """The central controller's questions, answered by the addressed peripheral."""
-
-    def __init__(self, nodes: dict[hci.Address, Node]) -> None:
-        self._nodes = nodes
-
-    def admit_connect(self, peer: hci.Address) -> Admission:
-        node = self._nodes.get(peer)
-        return node.admit("connect") if node is not None else PROCEED
-
-    def admit_disconnect(self, peer: hci.Address) -> Admission:
-        node = self._nodes.get(peer)
-        return node.admit("disconnect") if node is not None else PROCEED
-
-    def rssi_of(self, advertiser: hci.Address) -> int:
-        node = self._nodes.get(advertiser)
-        return node.spec.rssi if node is not None else -60
+_RUN_TIMEOUT = 30.0
 
 
 class VirtualAir:
@@ -86,7 +67,7 @@ class VirtualAir:
             async with BleakClient(hr.address, backend=air.client_backend) as client:
                 print(await client.read_gatt_char(BODY_SENSOR_LOCATION))
 
-        asyncio.run_coroutine_threadsafe(main(), air.loop).result(10)
+        air.run(main())
         air.close()
     """
 
@@ -97,39 +78,47 @@ class VirtualAir:
         thread: threading.Thread | None,
         *,
         quiet: bool,
+        realism: Realism,
         _private: object = None,
     ) -> None:
         if _private is not _TOKEN:
             raise TypeError("use VirtualAir.start() or await VirtualAir.create()")
         self._bridge = LoopBridge(loop, thread_id)
         self._thread = thread
-        self._quiet = quiet
+        self._world = World(self._bridge, realism=realism, quiet=quiet)
+        self._server = ControllerServer(self._world, self._bridge)
         self._close_lock = threading.Lock()
-        self._closed = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._nodes: dict[hci.Address, Node] = {}
-        self._by_text: dict[str, hci.Address] = {}
+        self._id = uuid.uuid4().hex
+        self._pid = os.getpid()
         self._peripherals: list[Peripheral] = []
-        self._numbers = itertools.count(1)
-        self._link: SimLink | None = None
-        self._central_or_none: Central | None = None
-        self._client_backend = bind_client(self)
-        self._scanner_backend = bind_scanner(self)
+        self._adapters: dict[str, Adapter] = {}
+        self._client_backend: type[SimBleakClient] = self._bind("client", None)
+        self._scanner_backend: type[SimBleakScanner] = self._bind("scanner", None)
+        register_air(self._id, self._backend_class)
 
     # -- construction --------------------------------------------------------------
 
     @classmethod
-    def start(cls, *, quiet: bool = True, timeout: float = _SETUP_TIMEOUT) -> VirtualAir:
+    def start(
+        cls,
+        *,
+        quiet: bool = True,
+        realism: RealismName | Realism = "default",
+        timeout: float = _SETUP_TIMEOUT,
+    ) -> VirtualAir:
         """Start a loop thread and build the air on it.
 
         Args:
             quiet: Use the quiet HCI paths (``False`` keeps Bumble's per-packet log
                 formatting; only useful to measure what it costs).
+            realism: ``"default"``, ``"bluez"`` (BlueZ's D-Bus errors, connection
+                slots, MTU reporting), or a :class:`Realism`.
             timeout: Bound on building the air.
 
         Returns:
             The running air. Close it with :meth:`close`.
         """
+        profile = realism_from(realism)
         loop = asyncio.new_event_loop()
         started = threading.Event()
         thread = threading.Thread(
@@ -139,7 +128,7 @@ class VirtualAir:
         started.wait(timeout)
         if thread.ident is None:
             raise RuntimeError("the air's loop thread did not start")
-        air = cls(loop, thread.ident, thread, quiet=quiet, _private=_TOKEN)
+        air = cls(loop, thread.ident, thread, quiet=quiet, realism=profile, _private=_TOKEN)
         try:
             air._bridge.run(air._build(), timeout)
         except Exception:
@@ -148,10 +137,21 @@ class VirtualAir:
         return air
 
     @classmethod
-    async def create(cls, *, quiet: bool = True) -> VirtualAir:
-        """Build the air on the running loop (use ``async with`` or :meth:`aclose`)."""
+    async def create(
+        cls, *, quiet: bool = True, realism: RealismName | Realism = "default"
+    ) -> VirtualAir:
+        """Build the air on the running loop (use ``async with`` or :meth:`aclose`).
+
+        Args:
+            quiet: As for :meth:`start`.
+            realism: As for :meth:`start`.
+
+        Returns:
+            The air, on the running loop.
+        """
+        profile = realism_from(realism)
         loop = asyncio.get_running_loop()
-        air = cls(loop, threading.get_ident(), None, quiet=quiet, _private=_TOKEN)
+        air = cls(loop, threading.get_ident(), None, quiet=quiet, realism=profile, _private=_TOKEN)
         try:
             await air._build()
         except (Exception, asyncio.CancelledError):
@@ -160,16 +160,18 @@ class VirtualAir:
         return air
 
     async def _build(self) -> None:
-        self._link = SimLink()
-        central = Central(
-            link=self._link,
-            quiet=self._quiet,
-            address=_random_static(_CENTRAL_ADDRESS),
-            spawn=self._spawn,
+        await self._world.build()
+        self._register_adapter(self._world.centrals[0])
+
+    def _register_adapter(self, central: Central) -> Adapter:
+        adapter = Adapter(
+            central.name,
+            central.address.to_string(with_type_qualifier=False),
+            self._bind("client", central.name),
+            self._bind("scanner", central.name),
         )
-        central.controller.policy = _Policy(self._nodes)
-        self._central_or_none = central
-        await central.start()
+        self._adapters[central.name] = adapter
+        return adapter
 
     # -- what users reach ----------------------------------------------------------
 
@@ -180,13 +182,23 @@ class VirtualAir:
 
     @property
     def client_backend(self) -> type[SimBleakClient]:
-        """``BleakClient(address, backend=air.client_backend)`` reaches this air."""
+        """``BleakClient(address, backend=air.client_backend)`` reaches this air.
+
+        It connects through ``hci0``, or the adapter ``bluez={"adapter": ...}`` names.
+        It pickles (also for multiprocessing's spawn start method): unpickled in
+        another process it reaches this same air, as a central of its own.
+        """
         return self._client_backend
 
     @property
     def scanner_backend(self) -> type[SimBleakScanner]:
-        """``BleakScanner(backend=air.scanner_backend)`` scans this air."""
+        """``BleakScanner(backend=air.scanner_backend)`` scans this air (pickles too)."""
         return self._scanner_backend
+
+    @property
+    def realism(self) -> Realism:
+        """The platform profile this air imitates."""
+        return self._world.realism
 
     @property
     def peripherals(self) -> tuple[Peripheral, ...]:
@@ -194,9 +206,23 @@ class VirtualAir:
         return tuple(self._peripherals)
 
     @property
+    def adapters(self) -> tuple[Adapter, ...]:
+        """This process's adapters on the air, ``hci0`` first."""
+        return tuple(self._adapters.values())
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` or :meth:`aclose` has been called."""
-        return self._closed
+        return self._world.closed
+
+    def run(self, coro: Coroutine[Any, Any, T], *, timeout: float = _RUN_TIMEOUT) -> T:
+        """Run ``coro`` on the air's loop from another thread; return its result.
+
+        Raises:
+            TimeoutError: It did not finish within ``timeout`` seconds (it is cancelled).
+            RuntimeError: Called on the loop thread (await the coroutine there).
+        """
+        return self._bridge.run(coro, timeout)
 
     def add_peripheral(
         self, spec: PeripheralSpec, *, timeout: float = _SETUP_TIMEOUT
@@ -220,86 +246,73 @@ class VirtualAir:
     async def add_peripheral_async(self, spec: PeripheralSpec) -> Peripheral:
         """Bring ``spec`` to life on the loop; returns once it advertises."""
         self._require_loop()
-        if self._closed:
-            raise RuntimeError("the air is closed")
         if not isinstance(spec, PeripheralSpec):
             raise TypeError(f"expected a PeripheralSpec, got {type(spec).__name__}")
-        address = self._allocate(spec)
-        link = self._link
-        assert link is not None, "air used before it was built"
+        world = self._world
+        address = world.allocate(spec.address)
         peripheral = Peripheral(spec, address, self._bridge)
-        node = Node(spec, address, peripheral, link=link, quiet=self._quiet)
-        self._nodes[address] = node
-        self._by_text[peripheral.address] = address
+        node = Node(
+            spec, address, peripheral, link=world.link, quiet=world.quiet, spawn=world.spawn
+        )
+        world.add_node(node, peripheral.address)
         try:
             await node.start()
         except (Exception, asyncio.CancelledError):
-            del self._nodes[address]
-            del self._by_text[peripheral.address]
-            node.close()
-            link.remove_controller(node.controller)
+            world.remove_node(node, peripheral.address)
             raise
         peripheral._attach(node)
         self._peripherals.append(peripheral)
         return peripheral
 
-    def _allocate(self, spec: PeripheralSpec) -> hci.Address:
-        if spec.address is not None:
-            address = _random_static(spec.address)
-            if address in self._nodes:
-                raise ValueError(f"address {spec.address} is already on this air")
-            return address
-        while True:
-            n = next(self._numbers)
-            address = _random_static(f"F0:00:00:00:{n >> 8 & 0xFF:02X}:{n & 0xFF:02X}")
-            if address not in self._nodes:
-                return address
+    def add_adapter(self, *, timeout: float = _SETUP_TIMEOUT) -> Adapter:
+        """Add an adapter (``hci1``, ``hci2``, ...): another central on the same air.
 
-    # -- used by the backends (loop thread) ----------------------------------------
+        Blocks; on the loop thread use :meth:`add_adapter_async`.
 
-    @property
-    def _central(self) -> Central:
-        central = self._central_or_none
-        if central is None:
-            raise BleakError("the air is not built")
-        return central
+        Raises:
+            RuntimeError: Called on the loop thread, or the air is closed.
+        """
+        if self._bridge.on_loop_thread():
+            raise RuntimeError("add_adapter blocks; on the loop thread await add_adapter_async")
+        return self._bridge.run(self.add_adapter_async(), timeout)
+
+    async def add_adapter_async(self) -> Adapter:
+        """Add an adapter on the loop; returns once it is powered on."""
+        self._require_loop()
+        return self._register_adapter(await self._world.add_central())
 
     def _require_loop(self) -> None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not self._bridge.loop:
-            raise BleakError(
-                "blerun.sim: run bleak on air.loop (Bumble is single-loop); "
-                "from another thread use asyncio.run_coroutine_threadsafe(..., air.loop)"
+        if not self._bridge.on_loop_thread():
+            raise RuntimeError("this runs on the air's loop; from other threads use its twin")
+        if self._world.closed:
+            raise RuntimeError("the air is closed")
+
+    # -- backend classes -----------------------------------------------------------
+
+    @overload
+    def _bind(self, kind: Literal["client"], adapter: str | None) -> type[SimBleakClient]: ...
+    @overload
+    def _bind(self, kind: Literal["scanner"], adapter: str | None) -> type[SimBleakScanner]: ...
+
+    def _bind(self, kind: BackendKind, adapter: str | None) -> type[Any]:
+        def describe() -> BackendRef:
+            return BackendRef(
+                kind=kind,
+                air_id=self._id,
+                pid=self._pid,
+                endpoint=self._server.endpoint(),
+                adapter=adapter,
+                realism=self._world.realism,
             )
-        if self._closed:
-            raise BleakError("the air is closed")
 
-    def _resolve(self, address: str) -> hci.Address:
-        typed = self._by_text.get(address.upper())
-        if typed is None:
-            raise BleakDeviceNotFoundError(address, f"no emulated peripheral has address {address}")
-        return typed
+        return bind(kind, self._world, adapter, describe)
 
-    def _name_of(self, address: hci.Address) -> str | None:
-        node = self._nodes.get(address)
-        return node.spec.name if node is not None else None
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run background work the air owns; closing the air cancels it."""
-        if self._closed:
-            coro.close()
-            return
-        task = self._bridge.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._reap)
-
-    def _reap(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("blerun.sim background task failed", exc_info=task.exception())
+    def _backend_class(self, kind: str, adapter: str | None) -> type[Any]:
+        """The class a pickled reference to this air's backend stands for here."""
+        if adapter is not None and adapter in self._adapters:
+            found = self._adapters[adapter]
+            return found.client_backend if kind == "client" else found.scanner_backend
+        return self._client_backend if kind == "client" else self._scanner_backend
 
     # -- closing -------------------------------------------------------------------
 
@@ -313,9 +326,8 @@ class VirtualAir:
         if self._bridge.on_loop_thread():
             raise RuntimeError("close() blocks; on the loop thread await aclose()")
         with self._close_lock:
-            if self._closed:
+            if not self._world.mark_closed():
                 return
-            self._closed = True
         loop = self._bridge.loop
         deadline = _Deadline(loop, timeout)
         if not loop.is_closed():
@@ -347,29 +359,13 @@ class VirtualAir:
         if not self._bridge.on_loop_thread():
             raise RuntimeError("aclose() runs on the air's loop; from other threads use close()")
         with self._close_lock:
-            if self._closed:
+            if not self._world.mark_closed():
                 return
-            self._closed = True
         await self._teardown(owns_loop=False)
 
     async def _teardown(self, *, owns_loop: bool) -> None:
-        # Radio off first, so nothing still waiting on the air can hang: links drop
-        # (pending operations fail with BleakError) and a pending connect fails.
-        central = self._central_or_none
-        if central is not None:
-            central.controller.abandon_pending()
-        for node in self._nodes.values():
-            node.close()
-        current = asyncio.current_task()
-        if owns_loop:
-            # Nobody else runs on this loop: every task is ours or Bumble's.
-            doomed = {t for t in asyncio.all_tasks() if t is not current}
-        else:
-            doomed = set(self._tasks)
-        for task in doomed:
-            task.cancel()
-        if doomed:
-            await asyncio.wait(doomed)
+        await self._world.teardown(owns_loop=owns_loop)
+        await self._server.aclose()
 
     def __enter__(self) -> Self:
         return self

@@ -1,12 +1,18 @@
-"""The air's one central: Bumble device and controller, connects, scans, value fan-out.
+"""One central (an adapter) of the air: a Bumble device on a host; connects, scans,
+value fan-out.
 
-Loop thread only. Three jobs beyond Bumble's own central:
+The host is in this process on the air's loop (the air's own adapters), or in another
+process, talking to its controller in the air's process through a socket
+(:mod:`._remote`); nothing here depends on which. Loop thread only. Three jobs beyond
+Bumble's own central:
 
 * **Connects, one at a time, cancellable.** A central has one pending LE connection
-  (Bumble refuses a second: "connection already pending"), so connects queue on a lock.
-  A cancelled connect (bleak's timeout, or the caller's cancel) sends *LE Create
-  Connection Cancel*, waits for the controller's answer, and tears down a connection
-  that won the race, before the next connect may start.
+  (Bumble refuses a second: "connection already pending"), so connects queue on a lock;
+  a second connect to a device that is already being connected is refused at once
+  (:class:`ConnectInProgress`, BlueZ's "InProgress"). A cancelled connect (bleak's
+  timeout, or the caller's cancel) sends *LE Create Connection Cancel*, waits for the
+  controller's answer, and tears down a connection that won the race, before the next
+  connect may start.
 * **Scanning shared by every scanner.** Scanners subscribe; the first starts Bumble's
   scan, the last stops it.
 * **Notifications without Bumble's GATT client.** Notification and indication PDUs go
@@ -25,12 +31,12 @@ from typing import Any
 from bleak.exc import CONTROLLER_ERROR_CODES
 from bumble import att, core, hci
 from bumble.device import Connection, Device
+from bumble.host import Host
 
 from ._advert import Advert, parse_advertising_data
 from ._gatt import ATT_CID, Op
-from ._hci import CentralController, QuietHost, SimLink
 
-__all__ = ["Central", "ConnectFailed", "ScanReport", "ValueSink"]
+__all__ = ["Central", "ConnectFailed", "ConnectInProgress", "ScanReport", "ValueSink"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,10 @@ class ConnectFailed(Exception):
 
     def __str__(self) -> str:
         return f"{CONTROLLER_ERROR_CODES.get(self.status, 'HCI error')} ({self.status:#04x})"
+
+
+class ConnectInProgress(Exception):
+    """A connect to this device is already pending on this central."""
 
 
 class ScanReport:
@@ -74,11 +84,13 @@ class _CentralDevice(Device):
     def on_gatt_pdu(self, connection_handle: int, pdu: bytes) -> None:
         opcode = pdu[0]
         if opcode in (Op.NOTIFICATION, Op.INDICATION):
+            if opcode == Op.INDICATION:
+                # Confirmed by the stack before the application sees the value, as
+                # bluetoothd does: what the application does cannot stall the stream.
+                self.send_l2cap_pdu(connection_handle, ATT_CID, _CONFIRMATION)
             sink = self.value_sinks.get(connection_handle)
             if sink is not None:
                 sink(int.from_bytes(pdu[1:3], "little"), pdu[3:])
-            if opcode == Op.INDICATION:
-                self.send_l2cap_pdu(connection_handle, ATT_CID, _CONFIRMATION)
             return
         if opcode in _RESPONSES and not self._awaited(connection_handle, pdu):
             # The late answer to a request its caller cancelled. Bumble would log it, or
@@ -130,21 +142,22 @@ class _Attempt:
 
 
 class Central:
-    """The central side of the air. Loop thread only."""
+    """One central of the air, on whatever host it is given. Loop thread only."""
 
     def __init__(
         self,
         *,
-        link: SimLink,
-        quiet: bool,
+        name: str,
+        host: Host,
         address: hci.Address,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
-        self.controller = CentralController("central", link=link, quiet=quiet)
-        self.device = _CentralDevice(name="blerun-sim-central", address=address)
-        self.device.host = QuietHost(self.controller)
+        self.name = name
+        self.device = _CentralDevice(name=f"blerun-sim-{name}", address=address)
+        self.device.host = host
         self._spawn = spawn
         self._connect_lock = asyncio.Lock()
+        self._connecting: set[hci.Address] = set()
         self._scan_lock = asyncio.Lock()
         self._scan_listeners: dict[object, Callable[[ScanReport], None]] = {}
 
@@ -161,13 +174,25 @@ class Central:
 
     # -- connecting ----------------------------------------------------------------
 
+    @property
+    def address(self) -> hci.Address:
+        return self.device.random_address
+
     async def connect(self, peer: hci.Address) -> Connection:
-        """Connect to ``peer``; raises ConnectFailed, or CancelledError when cancelled.
+        """Connect to ``peer``; raises ConnectFailed, ConnectInProgress, or CancelledError
+        when cancelled.
 
         A cancel returns at once; the lock that serialises connects is released only
         once the controller has dropped the attempt, so the next connect starts clean.
         """
-        await self._connect_lock.acquire()
+        if peer in self._connecting:
+            raise ConnectInProgress()
+        self._connecting.add(peer)
+        try:
+            await self._connect_lock.acquire()
+        except BaseException:
+            self._connecting.discard(peer)
+            raise
         attempt = _Attempt(self.device, peer)
         command = asyncio.ensure_future(self.device.send_async_command(self._create(peer)))
         handed_over = False
@@ -178,12 +203,16 @@ class Central:
                 raise ConnectFailed(exc.error_code or 0) from exc
             return await asyncio.shield(attempt.outcome)
         except asyncio.CancelledError:
+            # The attempt is over for its caller (BlueZ forgets it too): a new connect
+            # to the same device queues behind the cleanup instead of being refused.
             handed_over = True
+            self._connecting.discard(peer)
             self._spawn(self._abort(attempt, command))
             raise
         finally:
             if not handed_over:
                 attempt.close()
+                self._connecting.discard(peer)
                 self._connect_lock.release()
 
     @staticmethod
@@ -224,6 +253,37 @@ class Central:
         finally:
             attempt.close()
             self._connect_lock.release()
+
+    async def wait_unlinked(self) -> None:
+        """Return once this central's host holds no link any more."""
+        host = self.device.host
+        if not host.connections:
+            return
+        loop = asyncio.get_running_loop()
+        unlinked: asyncio.Future[None] = loop.create_future()
+
+        def check() -> None:
+            if not host.connections and not unlinked.done():
+                unlinked.set_result(None)
+
+        def on_disconnection(*_: object) -> None:
+            loop.call_soon(check)  # the host forgets the link after its listeners ran
+
+        host.on("disconnection", on_disconnection)
+        try:
+            await unlinked
+        finally:
+            host.remove_listener("disconnection", on_disconnection)
+
+    def lose_links(self, reason: int) -> None:
+        """End every link as the controller would report it (its controller is gone)."""
+        host = self.device.host
+        for handle in list(host.connections):
+            host.on_hci_event_packet(
+                hci.HCI_Disconnection_Complete_Event(
+                    status=hci.HCI_SUCCESS, connection_handle=handle, reason=reason
+                )
+            )
 
     # -- flow control ----------------------------------------------------------------
 

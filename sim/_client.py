@@ -1,29 +1,39 @@
-"""bleak's client backend, on the air's central.
+"""bleak's client backend, on one central of an air.
 
-Plain bleak code uses it through ``BleakClient(address, backend=air.client_backend)``.
-Every call must run on ``air.loop`` (Bumble is single-loop); a call from another loop
-raises ``BleakError`` instead of hanging.
+Plain bleak code uses it through ``BleakClient(address, backend=air.client_backend)`` (or
+with no ``backend=`` at all inside :func:`~blerun.sim.use_air`). Every call must run on
+the air's loop (Bumble is single-loop); a call from another loop raises ``BleakError``
+instead of hanging. The backend reaches its air only through an
+:class:`~._port.AirPort`, so the same class works in the air's process and, unpickled,
+in another one.
+
+Adapters: ``bluez={"adapter": "hci1"}`` picks the air's adapter of that name, as on
+BlueZ; otherwise the class's own (``air.client_backend``: the first adapter, ``hci0``).
 
 Handle convention (the one BlueZ uses): ``BleakGATTService.handle`` is the service
 declaration handle; ``BleakGATTCharacteristic.handle`` is the characteristic
 *declaration* handle, so its value handle is ``handle + 1``; a descriptor's handle is
 its own attribute handle. Handles are the real ones the emulated server assigned.
 
-Error mapping: an ATT Error Response raises ``BleakGATTProtocolError`` with its code; a
-link lost during an operation raises ``BleakError`` (Bumble cancels the pending ATT
-request, which would otherwise surface as a bare ``CancelledError``); an unknown
-address raises ``BleakDeviceNotFoundError``; a connect the peripheral refuses raises
-``BleakError``; a connect that finds nothing advertising within bleak's ``timeout``
-raises ``TimeoutError``. ``disconnected_callback`` runs when the link ends for any
-reason other than this client's own ``disconnect()``.
+Errors (texts and types per the air's :class:`~._realism.Realism`): an ATT Error
+Response raises ``BleakGATTProtocolError`` with its code; a link lost during an
+operation raises ``BleakError`` (Bumble cancels the pending ATT request, which would
+otherwise surface as a bare ``CancelledError``); an unknown address raises
+``BleakDeviceNotFoundError``; a connect the peripheral or the adapter refuses raises
+BlueZ's "le-connection-abort-by-local"; a second connect to a device being connected,
+BlueZ's "In Progress"; a connect that finds nothing advertising within bleak's
+``timeout`` raises ``TimeoutError``. ``disconnected_callback`` runs once when an
+established link ends, for any reason, this client's own ``disconnect()`` included (as
+on bleak's platform backends).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from bleak.args import SizedBuffer
 from bleak.assigned_numbers import CHARACTERISTIC_PROPERTIES
@@ -32,19 +42,18 @@ from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakError, BleakGATTProtocolError
-from bleak.uuids import normalize_uuid_str
+from bleak.exc import BleakError
 from bumble import att, core, hci
 from bumble.device import Connection
 from bumble.gatt_client import CharacteristicProxy, DescriptorProxy, ServiceProxy
 
-from ._central import ConnectFailed
+from blerun.gatt import CCCD, normalize_uuid
+
+from ._central import Central, ConnectFailed, ConnectInProgress
 from ._gatt import ATT_CID, Op
+from ._port import AirPort
 
-if TYPE_CHECKING:
-    from ._air import VirtualAir
-
-__all__ = ["SimBleakClient", "bind_client"]
+__all__ = ["SimBleakClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,37 +61,45 @@ T = TypeVar("T")
 
 # BlueZ asks for the largest MTU ATT allows; the peripheral answers with its own limit.
 _REQUESTED_MTU = 517
-_CCCD_UUID = normalize_uuid_str("2902")
+_CCCD_UUID = CCCD
 
 
 def _uuid_str(uuid: core.UUID) -> str:
-    return normalize_uuid_str(uuid.to_hex_str("-"))
+    return normalize_uuid(uuid.to_hex_str("-"))
 
 
 class _Link:
     """One connection of this client, from connect to disconnection."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, central: Central) -> None:
         self.connection = connection
+        self.central = central
         self.lost: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        # The callback is for a link that was up and that this client did not end.
+        # The callback is for a link that was up, and is called once per link.
         self.established = False
-        self.by_us = False
+        self.reported = False
         self.callbacks: dict[int, NotifyCallback] = {}
 
     def deliver(self, value_handle: int, value: bytes) -> None:
         callback = self.callbacks.get(value_handle)
-        if callback is not None:
+        if callback is None:
+            return
+        try:
             callback(bytearray(value))
+        except Exception:
+            # On BlueZ the callback runs in a D-Bus signal handler, and dbus-fast logs
+            # what it raises; the link and the next notification are unaffected.
+            logger.exception("notification callback for handle %#06x raised", value_handle)
 
 
 class SimBleakClient(BaseBleakClient):
     """bleak client backend for a :class:`~blerun.sim.VirtualAir`.
 
-    Use the subclass bound to an air, ``air.client_backend``.
+    Use the subclass bound to an air, ``air.client_backend`` (or an adapter's).
     """
 
-    _air: ClassVar[VirtualAir]
+    _port: ClassVar[AirPort]
+    _adapter: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -91,6 +108,7 @@ class SimBleakClient(BaseBleakClient):
         *,
         disconnected_callback: Callable[[], None] | None,
         timeout: float,
+        bluez: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -99,6 +117,10 @@ class SimBleakClient(BaseBleakClient):
         self._requested_services = services
         self._link: _Link | None = None
         self._name: str | None = None
+        chosen = (bluez or {}).get("adapter")
+        self._adapter_name: str | None = chosen if isinstance(chosen, str) else self._adapter
+        # BlueZ's backend keeps this across links; None until _acquire_mtu() ran.
+        self._mtu_size: int | None = None
 
     # -- properties ----------------------------------------------------------------
 
@@ -108,8 +130,27 @@ class SimBleakClient(BaseBleakClient):
 
     @property
     def mtu_size(self) -> int:
+        if not self._port.realism.default_mtu_until_acquired:
+            return self._negotiated_mtu()
+        if self._mtu_size is None:
+            # bleak's BlueZ backend, word for word (BleakClientBlueZDBus.mtu_size).
+            warnings.warn(
+                "Using default MTU value. Call _acquire_mtu() or set _mtu_size first to "
+                "avoid this warning.",
+                stacklevel=2,
+            )
+            return att.ATT_DEFAULT_MTU
+        return self._mtu_size
+
+    def _negotiated_mtu(self) -> int:
         link = self._link
         return link.connection.att_mtu if link is not None else att.ATT_DEFAULT_MTU
+
+    async def _acquire_mtu(self) -> None:
+        """Learn the link's MTU, as bleak's BlueZ backend's method of that name does
+        (Home Assistant's Bluetooth stack calls it on BlueZ)."""
+        self._require_link()
+        self._mtu_size = self._negotiated_mtu()
 
     @property
     def is_connected(self) -> bool:
@@ -119,24 +160,28 @@ class SimBleakClient(BaseBleakClient):
     # -- connecting ----------------------------------------------------------------
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
-        air = self._air
-        air._require_loop()
+        port = self._port
+        port.check_loop()
         if self.is_connected:
             raise BleakError("Client is already connected")
         if pair:
             logger.info("blerun.sim emulates no pairing; connecting without it")
         timeout: float | None = kwargs.get("timeout", self._timeout)
-        # The air's registry gives the typed address (BLEDevice.details carries it too,
-        # but a BLEDevice from another air must not reach this one's central).
-        peer = air._resolve(self.address)
-        self._name = air._name_of(peer)
-        central = air._central
+        # The port gives the typed address (BLEDevice.details carries it too, but a
+        # BLEDevice from another air must not reach this one's central).
+        peer = port.peer(self.address)
+        self._name = peer.name
         async with asyncio.timeout(timeout):
+            central = await port.central(self._adapter_name)
             try:
-                connection = await central.connect(peer)
+                connection = await central.connect(peer.address)
             except ConnectFailed as exc:
-                raise BleakError(f"{self.address}: connection failed: {exc}") from exc
-            link = _Link(connection)
+                raise port.realism.connect_failed(self.address, exc.status) from exc
+            except ConnectInProgress as exc:
+                raise port.realism.connect_in_progress(self.address) from exc
+            except core.BaseBumbleError as exc:  # e.g. the air's process went away
+                raise BleakError(f"{self.address}: connect failed: {exc!r}") from exc
+            link = _Link(connection, central)
             connection.on("disconnection", lambda reason: self._on_disconnection(link, reason))
             central.value_sinks[connection.handle] = link.deliver
             self._link = link
@@ -147,20 +192,29 @@ class SimBleakClient(BaseBleakClient):
             except (Exception, asyncio.CancelledError):
                 # A half-set-up link is torn down before the error reaches the caller;
                 # the teardown is not this caller's to cancel.
-                link.by_us = True
-                air._spawn(_disconnect_quietly(connection))
+                port.spawn(_disconnect_quietly(connection))
                 self._forget(link)
                 raise
 
     def _on_disconnection(self, link: _Link, reason: int) -> None:
         if not link.lost.done():
             link.lost.set_result(reason)
+        self._end(link)
+
+    def _end(self, link: _Link) -> None:
+        """This client is done with ``link``: forget it, and report it once if it was up.
+
+        As bleak's BlueZ, WinRT and CoreBluetooth backends do, the report comes for every
+        cause, this client's own ``disconnect()`` included (before it returns).
+        """
         self._forget(link)
-        if link.established and not link.by_us and self._disconnected_callback is not None:
-            self._disconnected_callback()
+        if link.established and not link.reported:
+            link.reported = True
+            if self._disconnected_callback is not None:
+                self._disconnected_callback()
 
     def _forget(self, link: _Link) -> None:
-        sinks = self._air._central.value_sinks
+        sinks = link.central.value_sinks
         if sinks.get(link.connection.handle) == link.deliver:
             del sinks[link.connection.handle]
         link.callbacks.clear()
@@ -170,25 +224,28 @@ class SimBleakClient(BaseBleakClient):
 
     async def disconnect(self) -> None:
         link = self._link
-        if link is None or link.lost.done() or self._air.closed:
+        port = self._port
+        if link is None or link.lost.done() or port.closed:
             if link is not None:
-                self._forget(link)
+                self._end(link)
             return
-        self._air._require_loop()
-        link.by_us = True
+        port.check_loop()
         try:
             await link.connection.disconnect()
         except asyncio.CancelledError:
-            # As BlueZ does: after a cancelled disconnect this client is disconnected;
-            # the link itself is torn down in the background (a stalled disconnect
-            # consumed its fault, so the next request goes through).
-            self._forget(link)
-            self._air._spawn(_disconnect_quietly(link.connection))
+            # As bleak's BlueZ backend does: after a cancelled disconnect this client is
+            # disconnected and has reported it; the link itself is torn down in the
+            # background (a stalled disconnect consumed its fault, so this one goes
+            # through).
+            self._end(link)
+            port.spawn(_disconnect_quietly(link.connection))
             raise
         except (hci.HCI_Error, core.BaseBumbleError) as exc:
             if not link.lost.done():
+                self._end(link)
+                port.spawn(_disconnect_quietly(link.connection))
                 raise BleakError(f"{self.address}: disconnect failed: {exc}") from exc
-        self._forget(link)
+        self._end(link)
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         raise BleakError("blerun.sim does not emulate pairing")
@@ -222,7 +279,7 @@ class SimBleakClient(BaseBleakClient):
                         for bit, name in CHARACTERISTIC_PROPERTIES.items()
                         if char.properties & bit
                     ],
-                    lambda: self.mtu_size - 3,
+                    lambda: self._negotiated_mtu() - 3,
                     service,
                 )
                 collection.add_characteristic(characteristic)
@@ -240,7 +297,7 @@ class SimBleakClient(BaseBleakClient):
     # -- I/O -----------------------------------------------------------------------
 
     def _require_link(self) -> _Link:
-        self._air._require_loop()
+        self._port.check_loop()
         link = self._link
         if link is None or link.lost.done():
             raise BleakError("Not connected")
@@ -266,9 +323,11 @@ class SimBleakClient(BaseBleakClient):
                 raise  # our caller cancelled us: not a link problem
             raise BleakError(f"{self.address}: disconnected during the operation") from None
         except att.ATT_Error as exc:
-            raise BleakGATTProtocolError(int(exc.error_code)) from exc
+            raise self._port.realism.att_error(int(exc.error_code)) from exc
         except core.TimeoutError as exc:
             raise BleakError(f"{self.address}: ATT request timed out") from exc
+        except core.BaseBumbleError as exc:  # e.g. the air's process went away
+            raise BleakError(f"{self.address}: {exc!r}") from exc
         finally:
             link.lost.remove_done_callback(on_lost)
 
@@ -320,7 +379,7 @@ class SimBleakClient(BaseBleakClient):
         link.connection.send_l2cap_pdu(
             ATT_CID, bytes([Op.WRITE_CMD]) + value_handle.to_bytes(2, "little") + value
         )
-        central = self._air._central
+        central = link.central
         if central.acl_backlogged():
             await self._until_lost(central.acl_room())
         else:
@@ -371,12 +430,16 @@ class SimBleakClient(BaseBleakClient):
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         link = self._require_link()
         cccd = characteristic.get_descriptor(_CCCD_UUID)
-        if cccd is None:
-            raise BleakError(f"characteristic {characteristic.uuid} has no CCCD")
-        link.callbacks.pop(characteristic.handle + 1, None)
+        if cccd is None or characteristic.handle + 1 not in link.callbacks:
+            # BlueZ's answer (src/gatt-client.c, characteristic_stop_notify).
+            raise self._port.realism.no_notify_session(self.address, characteristic.uuid)
         await self._until_lost(
             link.connection.gatt_client.write_value(cccd.handle, b"\x00\x00", with_response=True)
         )
+        # Only now, as bleak's BlueZ, WinRT and CoreBluetooth backends do: what the
+        # peripheral sent before it took the unsubscribe in arrives ahead of the write
+        # response on the same link, and still reaches the callback.
+        link.callbacks.pop(characteristic.handle + 1, None)
 
 
 async def _disconnect_quietly(connection: Connection) -> None:
@@ -384,8 +447,3 @@ async def _disconnect_quietly(connection: Connection) -> None:
         await connection.disconnect()
     except (hci.HCI_Error, core.BaseBumbleError) as exc:
         logger.debug("teardown of %s: %r", connection.peer_address, exc)
-
-
-def bind_client(air: VirtualAir) -> type[SimBleakClient]:
-    """A client backend class bound to ``air`` (bleak takes a class, not an instance)."""
-    return type("SimBleakClient", (SimBleakClient,), {"_air": air})

@@ -51,8 +51,8 @@ class Ruling:
     """Never answer it."""
     refuse: bool = False
     """Refuse it (connect only)."""
-    error: int = 0
-    """Answer it with this ATT error code (read, write, subscribe)."""
+    code: int = 0
+    """Answer it with this ATT error code (read, write, subscribe); 0: do not."""
     delay: float = 0.0
     """Seconds to hold it before carrying it out."""
 
@@ -66,18 +66,21 @@ class FaultPlan:
     def __init__(self) -> None:
         self.refuse_connects = 0
         self.stalls: dict[Operation, int] = dict.fromkeys(OPERATIONS, 0)
-        self.errors: dict[Operation, deque[int]] = {op: deque() for op in OPERATIONS}
+        self.codes: dict[Operation, deque[int]] = {op: deque() for op in OPERATIONS}
         self.delays: dict[Operation, float] = dict.fromkeys(OPERATIONS, 0.0)
         self.notifications_paused = False
+        # The peripheral answers and sends nothing, and its links stay up.
+        self.zombie = False
 
     def clear(self) -> None:
         """Disarm every fault (advertising silence is the peripheral's own state)."""
         self.refuse_connects = 0
         for op in OPERATIONS:
             self.stalls[op] = 0
-            self.errors[op].clear()
+            self.codes[op].clear()
             self.delays[op] = 0.0
         self.notifications_paused = False
+        self.zombie = False
 
     def rule(self, op: Operation) -> Ruling:
         """Decide the next ``op`` and consume the one-shot fault that decided it."""
@@ -87,9 +90,9 @@ class FaultPlan:
         if self.stalls[op] > 0:
             self.stalls[op] -= 1
             return Ruling(stall=True)
-        errors = self.errors[op]
-        if errors:
-            return Ruling(error=errors.popleft())
+        codes = self.codes[op]
+        if codes:
+            return Ruling(code=codes.popleft())
         delay = self.delays[op]
         return Ruling(delay=delay) if delay > 0 else _GO
 

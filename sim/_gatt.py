@@ -18,6 +18,8 @@ from bumble import att, gatt
 from bumble.core import UUID
 from bumble.device import Connection
 
+from blerun.gatt import AttErrorCode
+
 from ._spec import AttError, CharacteristicSpec, Property, ServiceSpec
 
 __all__ = [
@@ -37,6 +39,7 @@ class Op:
     """ATT opcodes the emulated peripheral looks at (Vol 3, Part F, 3.4.8)."""
 
     ERROR_RSP: Final = 0x01
+    READ_BY_TYPE_REQ: Final = 0x08
     READ_REQ: Final = 0x0A
     READ_BLOB_REQ: Final = 0x0C
     WRITE_REQ: Final = 0x12
@@ -153,7 +156,7 @@ class GattTable:
             except Exception as exc:
                 # Anything else would leave the read unanswered inside Bumble's server.
                 logger.exception("value of %s failed", spec.uuid)
-                raise att.ATT_Error(error_code=att.ATT_UNLIKELY_ERROR_ERROR) from exc
+                raise att.ATT_Error(error_code=AttErrorCode.UNLIKELY_ERROR) from exc
 
         def write(_connection: Connection, value: bytes) -> None:
             self._write(state, value)
@@ -178,7 +181,7 @@ class GattTable:
         except Exception as exc:
             # Anything else would leave the request unanswered inside Bumble's server.
             logger.exception("write handler of %s failed", state.spec.uuid)
-            raise att.ATT_Error(error_code=att.ATT_UNLIKELY_ERROR_ERROR) from exc
+            raise att.ATT_Error(error_code=AttErrorCode.UNLIKELY_ERROR) from exc
 
     def index(self, server_attributes: list[att.Attribute[bytes]]) -> None:
         """Record the handles the server assigned (call after the services are added)."""
@@ -193,6 +196,16 @@ class GattTable:
                     state.cccd_handle = attribute.handle
                     self.by_cccd_handle[attribute.handle] = state
 
+    @staticmethod
+    def finds_nothing(pdu: bytes, attributes: list[att.Attribute[bytes]]) -> bool:
+        """Whether a Read By Type request matches no attribute (a well-formed one)."""
+        start = int.from_bytes(pdu[1:3], "little")
+        end = int.from_bytes(pdu[3:5], "little")
+        if start == 0 or start > end or len(pdu) not in (7, 21):
+            return False  # Bumble answers these itself, without logging
+        wanted = UUID.from_bytes(pdu[5:])
+        return not any(a.type == wanted and start <= a.handle <= end for a in attributes)
+
     def refusal(self, opcode: int, handle: int, attribute: att.Attribute[bytes] | None) -> int:
         """The ATT error a real server answers ``opcode`` on ``handle`` with, or 0.
 
@@ -201,25 +214,28 @@ class GattTable:
         if attribute is None:
             return 0  # Bumble answers Invalid Handle itself.
         state = self.by_value_handle.get(handle)
+        guarded = state if state is not None else self.by_cccd_handle.get(handle)
+        if guarded is not None and guarded.spec.requires_pairing:
+            return AttErrorCode.INSUFFICIENT_AUTHENTICATION
         if opcode in (Op.READ_REQ, Op.READ_BLOB_REQ):
             allowed = (
                 bool(state.properties & Property.READ)
                 if state is not None
                 else bool(attribute.permissions & att.Attribute.READABLE)
             )
-            return 0 if allowed else att.ATT_READ_NOT_PERMITTED_ERROR
+            return 0 if allowed else AttErrorCode.READ_NOT_PERMITTED
         if opcode in (Op.WRITE_REQ, Op.PREPARE_WRITE_REQ):
             allowed = (
                 bool(state.properties & Property.WRITE)
                 if state is not None
                 else bool(attribute.permissions & att.Attribute.WRITEABLE)
             )
-            return 0 if allowed else att.ATT_WRITE_NOT_PERMITTED_ERROR
+            return 0 if allowed else AttErrorCode.WRITE_NOT_PERMITTED
         if opcode == Op.WRITE_CMD:
             allowed = (
                 bool(state.properties & Property.WRITE_WITHOUT_RESPONSE)
                 if state is not None
                 else bool(attribute.permissions & att.Attribute.WRITEABLE)
             )
-            return 0 if allowed else att.ATT_WRITE_NOT_PERMITTED_ERROR
+            return 0 if allowed else AttErrorCode.WRITE_NOT_PERMITTED
         return 0

@@ -38,6 +38,7 @@ from bumble.controller import Controller
 from bumble.core import PhysicalTransport
 from bumble.host import Host
 from bumble.link import LocalLink
+from bumble.transport.common import TransportSink, TransportSource
 
 __all__ = [
     "Admission",
@@ -121,7 +122,8 @@ class SimLink(LocalLink):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # LocalLink.__init__ is unannotated
         self._by_address: dict[hci.Address, Controller] = {}
-        self.central: CentralController | None = None
+        # Every central on the air (adapters of one host, or of other processes).
+        self.centrals: list[CentralController] = []
 
     def add_controller(self, controller: Controller) -> None:
         super().add_controller(controller)
@@ -131,8 +133,8 @@ class SimLink(LocalLink):
         super().remove_controller(controller)
         for address in [a for a, c in self._by_address.items() if c is controller]:
             del self._by_address[address]
-        if self.central is controller:
-            self.central = None
+        if controller in self.centrals:
+            self.centrals.remove(controller)
 
     def on_address_changed(self, controller: Controller) -> None:
         # Called by Controller.random_address's setter, also during __init__ of the base
@@ -161,9 +163,9 @@ class SimLink(LocalLink):
             if target is not None and target is not sender_controller:
                 loop.call_soon(target.on_ll_advertising_pdu, packet)
             return
-        central = self.central
-        if central is not None and central is not sender_controller and central.listening:
-            loop.call_soon(central.on_ll_advertising_pdu, packet)
+        for central in self.centrals:
+            if central is not sender_controller and central.listening:
+                loop.call_soon(central.on_ll_advertising_pdu, packet)
 
 
 class _QuietController(Controller):
@@ -174,8 +176,17 @@ class _QuietController(Controller):
     supported_max_tx_octets = _LE_ACL_PACKET_LENGTH
     supported_max_rx_octets = _LE_ACL_PACKET_LENGTH
 
-    def __init__(self, name: str, *, link: SimLink, quiet: bool) -> None:
-        super().__init__(name, link=link)
+    def __init__(
+        self,
+        name: str,
+        *,
+        link: SimLink,
+        quiet: bool,
+        host_source: TransportSource | None = None,
+        host_sink: TransportSink | None = None,
+    ) -> None:
+        # Without a source and sink, a QuietHost in this process attaches itself.
+        super().__init__(name, host_source=host_source, host_sink=host_sink, link=link)
         self.quiet = quiet
         self._loop = asyncio.get_running_loop()
         self._completed: dict[int, int] = {}
@@ -205,6 +216,21 @@ class _QuietController(Controller):
         if transport == PhysicalTransport.LE and sender_address not in self.le_connections:
             return
         super().on_link_acl_data(sender_address, transport, data)
+
+    def drop_links(self, reason: int) -> int:
+        """Lose every LE link at once, as a supervision timeout would; returns how many.
+
+        The central learns it through the link, queued behind every packet this
+        controller already put on the air, so what was sent before the drop arrives.
+        """
+        dropped = list(self.le_connections.values())
+        for connection in dropped:
+            self._lose(connection, reason)
+        return len(dropped)
+
+    def _lose(self, connection: ControllerConnection, reason: int) -> None:
+        connection.send_ll_control_pdu(ll.TerminateInd(reason))
+        self.on_le_disconnected(connection, reason)
 
     def _report_completed(self) -> None:
         self._completion_due = False
@@ -244,16 +270,30 @@ class _QuietController(Controller):
 
 
 class CentralController(_QuietController):
-    """The central's controller: fixed connect cancel, policy hooks, quiet reports."""
+    """A central's controller: fixed connect cancel, policy hooks, slots, quiet reports.
 
-    def __init__(self, name: str, *, link: SimLink, quiet: bool) -> None:
-        super().__init__(name, link=link, quiet=quiet)
+    Its host is a :class:`QuietHost` in this process, or any Bumble host at the other
+    end of ``host_source`` / ``host_sink`` (another process, through a socket).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        link: SimLink,
+        quiet: bool,
+        slots: int | None = None,
+        host_source: TransportSource | None = None,
+        host_sink: TransportSink | None = None,
+    ) -> None:
+        super().__init__(name, link=link, quiet=quiet, host_source=host_source, host_sink=host_sink)
         self.policy: LinkPolicy = _OpenPolicy()
+        self.slots = slots
         # State of the one pending LE connection, reset whenever a new one starts.
         self._admitted = False
         self._stalled = False
         self._hold_until = 0.0
-        link.central = self
+        link.centrals.append(self)
 
     @property
     def listening(self) -> bool:
@@ -263,6 +303,12 @@ class CentralController(_QuietController):
     def on_hci_le_create_connection_command(
         self, command: hci.HCI_LE_Create_Connection_Command
     ) -> None:
+        if self.slots is not None and len(self.le_connections) >= self.slots:
+            # A controller out of link resources refuses the command itself.
+            self._send_hci_command_status(
+                hci.HCI_ErrorCode.CONNECTION_LIMIT_EXCEEDED_ERROR, command.op_code
+            )
+            return
         if self.pending_le_connection is None:
             self._admitted = False
             self._stalled = False
@@ -401,39 +447,51 @@ class PeripheralController(_QuietController):
         if self.link:
             self.link.send_advertising_pdu(self, packet)
 
-    def drop_links(self, reason: int) -> int:
-        """Lose every LE link at once, as a supervision timeout would; returns how many.
-
-        The central learns it through the link, queued behind every packet this
-        controller already put on the air, so what was sent before the drop arrives.
-        """
-        dropped = list(self.le_connections.values())
-        for connection in dropped:
-            self._lose(connection, reason)
-        return len(dropped)
-
-    def _lose(self, connection: ControllerConnection, reason: int) -> None:
-        connection.send_ll_control_pdu(ll.TerminateInd(reason))
-        self.on_le_disconnected(connection, reason)
-
 
 class QuietHost(Host):
-    """A host that dispatches HCI packets without formatting them."""
+    """A host that dispatches HCI packets without formatting them.
 
-    def __init__(self, controller: _QuietController) -> None:
-        super().__init__(controller_source=controller, controller_sink=controller)
+    Attached to a controller in this process (:meth:`local`), ACL packets cross as
+    objects; attached to a transport (:meth:`over`, another process's controller through
+    a socket), every packet crosses as bytes. ``quiet=False`` keeps Bumble's stock paths.
+    """
+
+    def __init__(
+        self,
+        source: TransportSource,
+        sink: TransportSink,
+        *,
+        quiet: bool,
+        controller: _QuietController | None = None,
+    ) -> None:
+        super().__init__(controller_source=source, controller_sink=sink)
+        self._quiet = quiet
         self._controller = controller
 
+    @classmethod
+    def local(cls, controller: _QuietController) -> QuietHost:
+        """A host for a controller in this process."""
+        return cls(controller, controller, quiet=controller.quiet, controller=controller)
+
+    @classmethod
+    def over(cls, source: TransportSource, sink: TransportSink) -> QuietHost:
+        """A host for the controller at the other end of a transport."""
+        return cls(source, sink, quiet=True)
+
     def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if not self._controller.quiet:
+        controller = self._controller
+        if not self._quiet:
             super().send_hci_packet(packet)
+        elif controller is None:
+            if self.hci_sink is not None:
+                self.hci_sink.on_packet(bytes(packet))
         elif isinstance(packet, hci.HCI_AclDataPacket):
-            self._controller.on_hci_acl_data_packet(packet)
+            controller.on_hci_acl_data_packet(packet)
         else:
-            self._controller.on_packet(bytes(packet))
+            controller.on_packet(bytes(packet))
 
     def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if not self._controller.quiet:
+        if not self._quiet:
             super().on_hci_packet(packet)
         elif isinstance(packet, hci.HCI_Event):
             self.on_hci_event_packet(packet)
@@ -443,12 +501,12 @@ class QuietHost(Host):
             super().on_hci_packet(packet)
 
     def on_acl_object(self, packet: hci.HCI_AclDataPacket) -> None:
-        """Receive an ACL packet handed over as an object (quiet path only)."""
+        """Receive an ACL packet handed over as an object (local quiet path only)."""
         if self.ready:
             self.on_hci_acl_data_packet(packet)
 
     def send_acl_sdu(self, connection_handle: int, sdu: bytes) -> None:
-        if not self._controller.quiet:
+        if not self._quiet:
             super().send_acl_sdu(connection_handle, sdu)
             return
         # Same fragmentation as Bumble's, without its per-packet ``pdu.hex()`` log.

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bumble import hci
 
+from blerun.gatt import AttErrorCode
+
 from ._bridge import LoopBridge
 from ._faults import Operation, PeripheralCounters, check_operation
 from ._spec import PeripheralSpec
@@ -172,21 +174,31 @@ class Peripheral:
         self._call_node(timeout, arm)
 
     def fail_next(
-        self, op: Operation, error: int, count: int = 1, *, timeout: float = _TIMEOUT
+        self, op: Operation, code: AttErrorCode | int, count: int = 1, *, timeout: float = _TIMEOUT
     ) -> None:
-        """Answer the next ``count`` operations of kind ``op`` with ATT error ``error``.
+        """Answer the next ``count`` operations of kind ``op`` with ATT error ``code``.
 
         Only ``read``, ``write`` and ``subscribe`` have ATT answers; bleak raises
-        ``BleakGATTProtocolError`` with that code. A write command (no response)
-        consumes the fault and is dropped.
+        ``BleakGATTProtocolError`` with that code (with ``realism="bluez"``, BlueZ's
+        ``BleakDBusError`` "Not paired" for the pairing codes). A write command (no
+        response) consumes the fault and is dropped.
+
+        Args:
+            op: ``"read"``, ``"write"`` or ``"subscribe"``.
+            code: The ATT error code, 0x01-0xFF (:class:`blerun.gatt.AttErrorCode`, or an
+                application code 0x80-0x9F).
+            count: How many operations to fail.
+            timeout: Bound on reaching the loop from another thread.
+
+        Raises:
+            ValueError: ``op`` has no ATT answer, or ``code`` is out of range.
         """
         op = check_operation(op, att_only=True)
         _check_count(count)
-        if not 0x01 <= error <= 0xFF:
-            raise ValueError(f"ATT error must be in 0x01..0xFF, got {error:#x}")
+        value = _check_code(code)
 
         def arm(node: Node) -> None:
-            node.faults.errors[op].extend([error] * count)
+            node.faults.codes[op].extend([value] * count)
 
         self._call_node(timeout, arm)
 
@@ -205,8 +217,23 @@ class Peripheral:
 
         self._call_node(timeout, arm)
 
+    def zombie_link(self, *, timeout: float = _TIMEOUT) -> None:
+        """Go silent without a disconnect: a zombie link.
+
+        The links stay up (no supervision timeout, no ``disconnected_callback``), but
+        the peripheral answers no request and sends nothing: reads, writes and
+        subscribes wait until cancelled, until the link is dropped or closed, or until
+        Bumble's 30 s ATT timeout. Ended by :meth:`revive` or :meth:`clear_faults`;
+        what was asked meanwhile stays unanswered.
+        """
+        self._call_node(timeout, lambda n: n.zombie(True))
+
+    def revive(self, *, timeout: float = _TIMEOUT) -> None:
+        """End :meth:`zombie_link`: answer and send again."""
+        self._call_node(timeout, lambda n: n.zombie(False))
+
     def clear_faults(self, *, timeout: float = _TIMEOUT) -> None:
-        """Disarm every stall, error, refusal and delay, and resume notifications.
+        """Disarm every stall, error, refusal, delay and zombie, and resume notifications.
 
         Advertising silence is left as it is (see :meth:`resume_advertising`).
         """
@@ -260,7 +287,7 @@ class Peripheral:
         _check_count(count)
 
         def go(node: Node) -> int:
-            return node.enqueue(
+            return node.transmitter.enqueue(
                 node.char_by_uuid(uuid, subscribable=True), None, count=count, force=force
             )
 
@@ -292,7 +319,7 @@ class Peripheral:
 
         def go(node: Node) -> int:
             char = node.char_by_uuid(uuid, subscribable=True)
-            return node.enqueue(char, payload, force=force, split=split)
+            return node.transmitter.enqueue(char, payload, force=force, split=split)
 
         return self._call_node(timeout, go)
 
@@ -315,6 +342,12 @@ class Peripheral:
             node.char_by_uuid(uuid).stored = payload
 
         self._call_node(timeout, store)
+
+
+def _check_code(code: AttErrorCode | int) -> int:
+    if isinstance(code, bool) or not isinstance(code, int) or not 0x01 <= code <= 0xFF:
+        raise ValueError(f"an ATT error code must be an int in 0x01..0xFF, got {code!r}")
+    return int(code)
 
 
 def _check_count(count: int) -> None:

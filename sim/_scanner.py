@@ -1,10 +1,11 @@
-"""bleak's scanner backend, on the air's central.
+"""bleak's scanner backend, on one central of an air.
 
 Plain bleak code uses it through ``BleakScanner(backend=air.scanner_backend)`` or the
 class methods (``BleakScanner.discover(backend=...)``, ``find_device_by_name``,
-``find_device_by_address``). Several scanners may run at once; they share the
-central's scan. Each advertisement carries the name, the service UUIDs (each once), the
-manufacturer data and the peripheral's RSSI; ``BLEDevice.details`` keeps the typed
+``find_device_by_address``), or with no ``backend=`` inside :func:`~blerun.sim.use_air`.
+``bluez={"adapter": "hci1"}`` scans on that adapter. Several scanners may run at once;
+they share the central's scan. Each advertisement carries the name, the service UUIDs
+(each once), the manufacturer data and the peripheral's RSSI; ``BLEDevice.details`` keeps the typed
 Bumble address (bleak's address strings drop the address type).
 """
 
@@ -16,11 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bumble import hci
 
-if TYPE_CHECKING:
-    from ._air import VirtualAir
-    from ._central import ScanReport
+from ._port import AirPort
 
-__all__ = ["SimBleakScanner", "SimDeviceDetails", "bind_scanner"]
+if TYPE_CHECKING:
+    from ._central import Central, ScanReport
+
+__all__ = ["SimBleakScanner", "SimDeviceDetails"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,34 +36,40 @@ class SimDeviceDetails:
 class SimBleakScanner(BaseBleakScanner):
     """bleak scanner backend for a :class:`~blerun.sim.VirtualAir`.
 
-    Use the subclass bound to an air, ``air.scanner_backend``.
+    Use the subclass bound to an air, ``air.scanner_backend`` (or an adapter's).
     """
 
-    _air: ClassVar[VirtualAir]
+    _port: ClassVar[AirPort]
+    _adapter: ClassVar[str | None] = None
 
     def __init__(
         self,
         detection_callback: AdvertisementDataCallback | None,
         service_uuids: list[str] | None,
         scanning_mode: Literal["active", "passive"] = "active",
+        *,
+        bluez: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(detection_callback, service_uuids)
-        self._token: object | None = None
+        chosen = (bluez or {}).get("adapter")
+        self._adapter_name: str | None = chosen if isinstance(chosen, str) else self._adapter
+        self._scan: tuple[Central, object] | None = None
 
     async def start(self) -> None:
-        air = self._air
-        air._require_loop()
+        port = self._port
+        port.check_loop()
         self.seen_devices = {}
-        if self._token is None:
-            self._token = await air._central.add_scan_listener(self._on_report)
+        if self._scan is None:
+            central = await port.central(self._adapter_name)
+            self._scan = (central, await central.add_scan_listener(self._on_report))
 
     async def stop(self) -> None:
-        air = self._air
-        air._require_loop()
-        token, self._token = self._token, None
-        if token is not None:
-            await air._central.remove_scan_listener(token)
+        self._port.check_loop()
+        scan, self._scan = self._scan, None
+        if scan is not None:
+            central, token = scan
+            await central.remove_scan_listener(token)
 
     def _on_report(self, scan: ScanReport) -> None:
         advert = scan.advert
@@ -82,8 +90,3 @@ class SimBleakScanner(BaseBleakScanner):
             address, address, advert.local_name, SimDeviceDetails(scan.address), data
         )
         self.call_detection_callbacks(device, data)
-
-
-def bind_scanner(air: VirtualAir) -> type[SimBleakScanner]:
-    """A scanner backend class bound to ``air``."""
-    return type("SimBleakScanner", (SimBleakScanner,), {"_air": air})

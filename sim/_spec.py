@@ -16,7 +16,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from bleak.uuids import normalize_uuid_str
+from blerun.gatt import AttErrorCode, InvalidUUIDValue, normalize_uuid
 
 if TYPE_CHECKING:
     from ._peripheral import Peripheral
@@ -64,17 +64,18 @@ class AttError(Exception):
     """Raise from a write handler or a computed value to answer with an ATT error.
 
     Args:
-        code: The ATT error code, 0x01-0xFF (0x80-0x9F are application errors).
+        code: The ATT error code, 0x01-0xFF: a :class:`blerun.gatt.AttErrorCode`, or an
+            application error 0x80-0x9F.
     """
 
-    def __init__(self, code: int) -> None:
-        if not 0x01 <= code <= 0xFF:
-            raise ValueError(f"ATT error code must be in 0x01..0xFF, got {code:#x}")
+    def __init__(self, code: AttErrorCode | int) -> None:
+        if isinstance(code, bool) or not isinstance(code, int) or not 0x01 <= code <= 0xFF:
+            raise ValueError(f"ATT error code must be an int in 0x01..0xFF, got {code!r}")
         super().__init__(code)
-        self.code = code
+        self.code = int(code)
 
     def __str__(self) -> str:
-        return f"ATT error {self.code:#04x}"
+        return f"ATT error {AttErrorCode.describe(self.code)}"
 
 
 ValueSource = bytes | Callable[[], bytes]
@@ -93,8 +94,8 @@ and increases by one per notification the peripheral transmits)."""
 
 def _uuid(value: str, what: str) -> str:
     try:
-        return normalize_uuid_str(value)
-    except ValueError as exc:
+        return normalize_uuid(value)
+    except InvalidUUIDValue as exc:
         raise ValueError(f"{what}: {value!r} is not a 16-bit or 128-bit UUID") from exc
 
 
@@ -122,6 +123,11 @@ class CharacteristicSpec:
     INDICATE); the first one right after the subscription is acknowledged."""
     description: str | None = None
     """Adds a Characteristic User Description descriptor (0x2901) with this text."""
+    requires_pairing: bool = False
+    """Reads, writes and subscriptions are refused with ATT Insufficient Authentication
+    (0x05), as a device that wants an encrypted link refuses them on one that is not
+    paired (the sim emulates no pairing). With ``realism="bluez"`` bleak raises BlueZ's
+    ``NotPermitted`` "Not paired"."""
 
     def __post_init__(self) -> None:
         _set(self, "uuid", _uuid(self.uuid, "characteristic uuid"))

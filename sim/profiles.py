@@ -2,14 +2,25 @@
 
 Each function returns a :class:`~blerun.sim.PeripheralSpec`; add it to an air with
 :meth:`~blerun.sim.VirtualAir.add_peripheral`. The UUID constants are bleak's
-normalised 128-bit strings, usable as ``BleakClient`` characteristic specifiers.
+normalised 128-bit strings of :mod:`blerun.gatt` (re-exported here and from
+:mod:`blerun.sim`), usable as ``BleakClient`` characteristic specifiers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from bleak.uuids import normalize_uuid_str
+from blerun.gatt import (
+    BODY_SENSOR_LOCATION,
+    ENVIRONMENTAL_SENSING_SERVICE,
+    HEART_RATE_CONTROL_POINT,
+    HEART_RATE_MEASUREMENT,
+    HEART_RATE_SERVICE,
+    NUS_RX,
+    NUS_SERVICE,
+    NUS_TX,
+    TEMPERATURE,
+)
 
 from ._peripheral import Peripheral
 from ._spec import AttError, CharacteristicSpec, PeripheralSpec, Property, ServiceSpec
@@ -31,20 +42,6 @@ __all__ = [
     "temperature_value",
     "uart_device",
 ]
-
-HEART_RATE_SERVICE = normalize_uuid_str("180d")
-HEART_RATE_MEASUREMENT = normalize_uuid_str("2a37")
-BODY_SENSOR_LOCATION = normalize_uuid_str("2a38")
-HEART_RATE_CONTROL_POINT = normalize_uuid_str("2a39")
-
-NUS_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
-NUS_RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
-"""Central -> device: write, write without response."""
-NUS_TX = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
-"""Device -> central: notify."""
-
-ENVIRONMENTAL_SENSING_SERVICE = normalize_uuid_str("181a")
-TEMPERATURE = normalize_uuid_str("2a6e")
 
 # Heart Rate Service 1.0, 3.1.1: flags bit 3 = Energy Expended present (uint16, kJ).
 _HR_FLAGS_ENERGY = 0x08

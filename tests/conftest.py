@@ -1,7 +1,8 @@
-"""Shared fixtures: every test must leave no thread and no actor behind."""
+"""Shared fixtures: every test must leave no thread, no actor and no process behind."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Iterator
 
@@ -26,8 +27,13 @@ def no_leaked_threads() -> Iterator[None]:
         thread.join(_JOIN_GRACE_S)
         if thread.is_alive():
             leaked.append(thread.name)
+    children = multiprocessing.active_children()  # also reaps the ones that ended
+    for child in children:
+        child.kill()
+        child.join(_JOIN_GRACE_S)
     assert not leftover_actors, f"test left actors running: {leftover_actors}"
     assert not leaked, f"test left threads running: {leaked}"
+    assert not children, f"test left processes running: {children}"
 
 
 # --- runtimes over the scripted bleak backend ------------------------------------------

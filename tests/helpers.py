@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import sys
 import threading
 from collections.abc import Callable
 
@@ -68,12 +70,23 @@ def start_connect(device: Device | AsyncDevice) -> concurrent.futures.Future[obj
 
 
 def settle(device: Device) -> None:
-    """A barrier: everything the RadioActor has sent to its peers is handled.
+    """A barrier: everything the RadioActor has sent to its peers is handled, and every
+    callback and listener call queued by then has run.
 
     Ask the radio first (its answer comes after whatever it queued for its peers), then
-    each peer (whose answer comes after what the radio queued for it).
+    each peer (whose answer comes after what the radio queued for it), then the device's
+    callback lane.
     """
     for role in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
         request_id, future = device.new_request()
         device.tell(role, GetStats(request_id=request_id))
         future.result(5)
+    device.wait_delivered(timeout=5)
+
+
+def no_bluetooth_stack() -> bool:
+    """Whether this machine has no BlueZ to reach (Linux without a D-Bus system bus)."""
+    if not sys.platform.startswith("linux") or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"):
+        return False
+    sockets = ("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")
+    return not any(os.path.exists(path) for path in sockets)

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from blerun.actors import ConnectionState, Runtime, WrongThread
+from blerun.actors import ConnectionState, Runtime
+from blerun.actors.errors import WrongThread
 
 from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 

@@ -8,23 +8,21 @@ from collections.abc import Callable
 
 import pytest
 
-from blerun.actors import (
+from blerun.actors import Device, ReconnectPolicy, Runtime
+from blerun.actors._validate import normalize_address, normalize_uuid
+from blerun.actors.errors import (
     CharacteristicNotFound,
-    Device,
-    FaultPlan,
     InvalidAddress,
     InvalidPayload,
     InvalidTimeout,
     InvalidUUID,
     NotSupported,
     PayloadTooLong,
-    ReconnectPolicy,
-    Runtime,
     RuntimeClosed,
     UsageError,
 )
-from blerun.actors._validate import normalize_address, normalize_uuid
 from blerun.messages import Read, Subscribe, Write
+from blerun.testing import FaultPlan
 
 from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 
@@ -79,7 +77,7 @@ def test_each_bad_input_gets_its_precise_error(connected: tuple[Device, FaultPla
         dev.read("nope")
     with pytest.raises(CharacteristicNotFound) as missing:
         dev.read("2a00")
-    assert missing.value.char_uuid.startswith("00002a00")
+    assert missing.value.uuid.startswith("00002a00")
     with pytest.raises(NotSupported, match="read"):
         dev.read(CONTROL)
     with pytest.raises(NotSupported, match="write"):

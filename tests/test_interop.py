@@ -42,7 +42,7 @@ class Dashboard(pykka.ThreadingActor):
                     )
                 )
                 self.device.tell(
-                    Role.RADIO, Read(request_id=request_id, char=SENSOR, retry=False, timeout=5.0)
+                    Role.RADIO, Read(request_id=request_id, uuid=SENSOR, retry=False, timeout=5.0)
                 )
             case StateChanged():
                 self.seen.append(message.new)

@@ -9,13 +9,16 @@ import threading
 
 import pytest
 
-import blerun.actors as actors
+import blerun.actors.errors as errors
 import blerun.messages as messages
+from blerun.gatt import CharProperty
 from blerun.messages import (
     AttemptDone,
     CharacteristicInfo,
     ConnectionState,
+    RawNotification,
     Reason,
+    Role,
     ServiceInfo,
     ServicesSnapshot,
     StateChanged,
@@ -36,7 +39,7 @@ SERVICES = ServicesSnapshot(
                 CharacteristicInfo(
                     uuid="00002a37-0000-1000-8000-00805f9b34fb",
                     handle=3,
-                    properties=frozenset({"notify"}),
+                    properties=CharProperty.NOTIFY,
                     max_write_without_response=244,
                 ),
             ),
@@ -74,7 +77,12 @@ def _sample(cls: type) -> object:
         elif field.name in ("services",):
             values[field.name] = SERVICES
         elif field.name in ("error",):
-            values[field.name] = actors.GattError(status=3, char_uuid="x", device="d")
+            values[field.name] = errors.GattError(code=3, uuid="x", address="d")
+        elif field.name == "items":
+            uuid = "00002a37-0000-1000-8000-00805f9b34fb"
+            values[field.name] = (RawNotification(uuid, 1, b"\x01", 2.5),)
+        elif field.name == "peer":
+            values[field.name] = Role.NOTIFY
         elif field.name == "value":
             values[field.name] = b"v"
         elif "bool" in kind:
@@ -98,7 +106,7 @@ RADIO_BOUNDARY = [
     *[c for c in messages.RadioCommand.__args__ if c not in (messages.GetStats,)],  # type: ignore[attr-defined]
     messages.GetStats,
     messages.StateChanged,
-    messages.RawNotification,
+    messages.NotificationBatch,
     messages.NotifyStarted,
     messages.Reply,
 ]
@@ -129,7 +137,7 @@ def test_messages_with_callables_stay_in_process() -> None:
     sub = messages.Subscribe(
         request_id=1,
         token=1,
-        char="x",
+        uuid="x",
         callback=print,
         decode=None,
         skip_undecodable=False,
@@ -141,17 +149,27 @@ def test_messages_with_callables_stay_in_process() -> None:
 
 
 ERRORS = [
-    actors.RuntimeClosed("closed", device="d"),
-    actors.InvalidAddress("bad"),
-    actors.PayloadTooLong(length=600, limit=512, char_uuid="c", response=True, device="d"),
-    actors.CharacteristicNotFound("c", device="d"),
-    actors.NotSupported("c", needed="read", device="d"),
-    actors.GattError(status=0x0A, char_uuid="c", device="d"),
-    actors.GaveUp("gave up", attempts=4, device="d"),
-    actors.ConnectTimeout("slow", timeout=3.0, device="d"),
-    actors.InvalidPolicy("ReconnectPolicy.cap", "> 0", 0),
-    actors.DeviceFailed("failed", device="d"),
+    errors.RuntimeClosed("closed", address="d"),
+    errors.InvalidAddress("bad"),
+    errors.PayloadTooLong(length=600, limit=512, uuid="c", response=True, address="d"),
+    errors.CharacteristicNotFound("c", address="d"),
+    errors.NotSupported("c", needed="read", address="d"),
+    errors.GattError(code=0x0A, uuid="c", address="d"),
+    errors.GaveUp("gave up", attempts=4, address="d"),
+    errors.ConnectTimeout("slow", timeout=3.0, address="d"),
+    errors.InvalidPolicy("ReconnectPolicy.cap", "> 0", 0),
+    errors.DeviceFailed("failed", address="d"),
+    errors.BluetoothUnavailable("no adapter", fix="plug one in", address="d"),
+    errors.InvalidArgument("callback", "callable", 3),
 ]
+
+
+def test_an_error_pickles_with_its_cause() -> None:
+    error = errors.ConnectTimeout("slow; last error: refused", timeout=3.0, address="d")
+    error.__cause__ = errors.ConnectFailed("refused", address="d")
+    clone = pickle.loads(pickle.dumps(error))
+    assert isinstance(clone.__cause__, errors.ConnectFailed)
+    assert str(clone.__cause__) == "refused"
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
@@ -163,21 +181,21 @@ def test_errors_pickle_with_their_attributes(error: BaseException) -> None:
 
 
 def test_error_tree() -> None:
-    assert issubclass(actors.ConnectTimeout, TimeoutError)
-    assert issubclass(actors.InvalidPayload, TypeError)
-    assert issubclass(actors.InvalidUUID, ValueError)
-    for name in actors.__all__:
-        obj = getattr(actors, name)
+    assert issubclass(errors.ConnectTimeout, TimeoutError)
+    assert issubclass(errors.InvalidPayload, TypeError)
+    assert issubclass(errors.InvalidUUID, ValueError)
+    for name in errors.__all__:
+        obj = getattr(errors, name)
         if inspect.isclass(obj) and issubclass(obj, Exception):
-            assert issubclass(obj, actors.BleRuntimeError), name
+            assert issubclass(obj, errors.BleRuntimeError), name
             assert not any(b.__module__.startswith("bleak") for b in obj.__mro__), name
-    assert actors.RuntimeClosed not in actors.LinkError.__mro__
-    assert not issubclass(actors.RuntimeClosed, actors.LinkError)
+    assert errors.RuntimeClosed not in errors.LinkError.__mro__
+    assert not issubclass(errors.RuntimeClosed, errors.LinkError)
 
 
 def test_state_changed_carries_the_detail() -> None:
     event = StateChanged(
-        device="d",
+        address="d",
         old=ConnectionState.CONNECTED,
         new=ConnectionState.RECONNECTING,
         reason=Reason.LINK_LOST,

@@ -8,15 +8,9 @@ from collections.abc import Callable
 import pytest
 from bleak.exc import BleakError
 
-from blerun.actors import (
-    ConnectionState,
-    FakeClock,
-    InMemoryMetrics,
-    Jitter,
-    ReconnectPolicy,
-    Runtime,
-)
+from blerun.actors import ConnectionState, Jitter, ReconnectPolicy, Runtime
 from blerun.messages import Reason
+from blerun.testing import FakeClock, InMemoryMetrics
 
 from helpers import StateRecorder
 from scripted import ScriptedWorld, heart_rate
@@ -39,7 +33,7 @@ def test_logs_carry_structured_fields(
         world.run(peripheral.drop)
         clock.advance(clock.wait_for_timer("ReconnectDue").delay)
         rec.wait_state(S.CONNECTED, count=2)
-    transitions = [r for r in caplog.records if r.name == "blerun.actors._radio"]
+    transitions = [r for r in caplog.records if r.name == "blerun.actors._radio_state"]
     assert transitions, "every transition is logged"
     for record in transitions:
         assert record.device == dev.address  # type: ignore[attr-defined]

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blerun.actors import DeviceNotFound, InvalidPolicy, Jitter, ReconnectPolicy
+from blerun.actors import Jitter, ReconnectPolicy
+from blerun.actors.errors import DeviceNotFound, InvalidPolicy
 
 jitters = st.one_of(st.sampled_from(list(Jitter)), st.floats(0.0, 1.0))
 
@@ -80,7 +81,7 @@ def test_floor_per_error_class() -> None:
         initial=0.1, cap=30.0, jitter=Jitter.NONE, min_delay_for={DeviceNotFound: 10.0}
     )
     rng = random.Random(0)
-    assert policy.delay_after(1, rng, DeviceNotFound("gone", device=None)) == 10.0
+    assert policy.delay_after(1, rng, DeviceNotFound("gone", address=None)) == 10.0
     assert policy.delay_after(1, rng, TimeoutError()) == pytest.approx(0.1)
     assert policy.delay_after(1, rng, None) == pytest.approx(0.1)
 

@@ -19,6 +19,8 @@ import pytest
 
 from blerun.cli import main
 
+from helpers import no_bluetooth_stack
+
 README = Path(__file__).parent.parent / "README.md"
 TEXT = README.read_text()
 FENCES = re.findall(r"^```(\S*)( [^\n]*)?\n(.*?)^```", TEXT, flags=re.S | re.M)
@@ -65,6 +67,24 @@ def test_the_hardware_example_is_its_sim_twin_without_the_sim_lines() -> None:
     # The one line the twin replaces: the runtime on the platform's Bluetooth.
     assert replaced == ["with Runtime() as rt:"]
     assert len(ours) <= 15
+
+
+@pytest.mark.skipif(not no_bluetooth_stack(), reason="a Bluetooth stack is here")
+def test_the_hardware_example_as_written_stops_at_the_missing_stack(tmp_path: Path) -> None:
+    # Everything up to the radio runs as written; with no Bluetooth stack on this machine,
+    # connect() fails at once (it is given 20 s) with the error that says what to do.
+    script = tmp_path / "hardware.py"
+    script.write_text(HARDWARE[0])
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("blerun.actors.errors.BluetoothUnavailable: no Bluetooth stack"), last
 
 
 def test_the_sim_twin_comes_right_after_the_hardware_example() -> None:

@@ -16,13 +16,11 @@ import pytest
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
-from blerun.actors import (
-    ConnectionState,
+from blerun.actors import ConnectionState, Runtime, ScanResult
+from blerun.actors.errors import (
+    BluetoothUnavailable,
     DeviceNotFound,
     InvalidAddress,
-    LinkError,
-    Runtime,
-    ScanResult,
     UsageError,
     WrongThread,
 )
@@ -211,10 +209,11 @@ def own_loop_rt() -> Iterator[Runtime]:
     assert runtime.close(timeout=5.0).clean
 
 
-def test_no_bluetooth_stack_is_a_link_error_that_says_so(own_loop_rt: Runtime) -> None:
-    with pytest.raises(LinkError, match="no Bluetooth stack") as caught:
+def test_no_bluetooth_stack_is_said_with_its_fix(own_loop_rt: Runtime) -> None:
+    with pytest.raises(BluetoothUnavailable, match="no Bluetooth stack") as caught:
         own_loop_rt.scan(5.0, backend=_NoBluetooth)
 
+    assert "bluetoothd" in caught.value.fix
     assert isinstance(caught.value.__cause__, FileNotFoundError)
 
 

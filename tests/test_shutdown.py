@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from blerun.actors import ConnectionState, Runtime, RuntimeClosed
+from blerun.actors import ConnectionState, Runtime
+from blerun.actors.errors import RuntimeClosed
 
 from helpers import start_connect
 from scripted import STUBBORN, ScriptedWorld, heart_rate

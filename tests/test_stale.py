@@ -7,7 +7,8 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blerun.actors import ConnectFailed, ConnectionState, ReconnectPolicy, Role, Runtime
+from blerun.actors import ConnectionState, ReconnectPolicy, Runtime
+from blerun.actors.errors import ConnectFailed
 from blerun.messages import (
     AttemptDeadline,
     AttemptDone,
@@ -16,6 +17,7 @@ from blerun.messages import (
     LinkLost,
     OpDone,
     ReconnectDue,
+    Role,
     StartNotify,
     StopNotify,
 )
@@ -27,7 +29,7 @@ from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate
 def stale_messages(version: int, link: int) -> st.SearchStrategy[object]:
     old = st.integers(0, version + 50).filter(lambda v: v != version)
     other_link = st.integers(0, version + 50).filter(lambda v: v != link)
-    error = st.sampled_from([None, ConnectFailed("late", device=None)])
+    error = st.sampled_from([None, ConnectFailed("late", address=None)])
     return st.one_of(
         st.builds(
             AttemptDone, version=old, attempt=st.integers(0, 9), services=st.none(), error=error
@@ -40,8 +42,8 @@ def stale_messages(version: int, link: int) -> st.SearchStrategy[object]:
         st.builds(
             OpDone, op_id=st.integers(10_000, 20_000), version=old, value=st.none(), error=error
         ),
-        st.builds(StartNotify, char=st.just(HR_MEASUREMENT), session=old),
-        st.builds(StopNotify, char=st.just(HR_MEASUREMENT), session=old, request_id=st.none()),
+        st.builds(StartNotify, uuid=st.just(HR_MEASUREMENT), session=old),
+        st.builds(StopNotify, uuid=st.just(HR_MEASUREMENT), session=old, request_id=st.none()),
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from blerun.actors import ALLOWED, ConnectionState, InMemoryMetrics, StateMachine, allowed
+from blerun.actors import ConnectionState
+from blerun.actors._state import ALLOWED, StateMachine, allowed
 from blerun.messages import Reason
+from blerun.testing import InMemoryMetrics
 
 STATES = list(ConnectionState)
 

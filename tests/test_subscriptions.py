@@ -6,16 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from blerun.actors import (
-    UNDECODABLE,
-    CharacteristicNotFound,
-    ConnectionState,
-    InMemoryMetrics,
-    Notification,
-    NotSupported,
-    ReconnectPolicy,
-    Runtime,
-)
+from blerun.actors import UNDECODABLE, ConnectionState, Notification, ReconnectPolicy, Runtime
+from blerun.actors.errors import CharacteristicNotFound, NotSupported, WrongThread
+from blerun.testing import InMemoryMetrics
 
 from helpers import Collector, StateRecorder
 from scripted import HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
@@ -178,7 +171,7 @@ def test_bad_subscriptions_are_refused_at_the_call(
     dev.connect(timeout=5)
     with pytest.raises(CharacteristicNotFound) as missing:
         dev.subscribe("2a99", print)
-    assert missing.value.char_uuid == "00002a99-0000-1000-8000-00805f9b34fb"
+    assert missing.value.uuid == "00002a99-0000-1000-8000-00805f9b34fb"
     with pytest.raises(NotSupported) as unsupported:
         dev.subscribe(SENSOR, print)
     assert unsupported.value.needed == "indicate or notify"
@@ -187,3 +180,32 @@ def test_bad_subscriptions_are_refused_at_the_call(
     with pytest.raises(ValueError, match="on_decode_error"):
         dev.subscribe(HR_MEASUREMENT, print, on_decode_error="explode")  # type: ignore[arg-type]
     assert peripheral.start_notify_calls[HR_MEASUREMENT] == 0
+
+
+def test_wait_delivered_is_a_barrier_for_callbacks_and_listeners(
+    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+) -> None:
+    peripheral = heart_rate(world)
+    rt = make_runtime(policy=FAST)
+    dev = rt.device(peripheral.address)
+    seen: list[bytes] = []
+    states: list[ConnectionState] = []
+    dev.on_state_change(lambda e: states.append(e.new))
+    errors: list[BaseException] = []
+
+    def slow_reader(note: Notification) -> None:
+        seen.append(note.data)
+        if note.data == b"\x00":
+            try:
+                dev.wait_delivered(timeout=1)  # from its own lane: it would wait for itself
+            except WrongThread as exc:
+                errors.append(exc)
+
+    dev.subscribe(HR_MEASUREMENT, slow_reader)
+    dev.connect(timeout=5)
+    peripheral.wait_until(lambda p: HR_MEASUREMENT in p.handlers)
+    world.run(lambda: [peripheral.notify(HR_MEASUREMENT, bytes([i])) for i in range(50)])
+    dev.wait_delivered(timeout=5)
+    assert seen == [bytes([i]) for i in range(50)]
+    assert states[-1] is ConnectionState.CONNECTED
+    assert len(errors) == 1

@@ -7,18 +7,10 @@ from collections.abc import Callable
 import pytest
 from bleak.exc import BleakError
 
-from blerun.actors import (
-    ConnectionState,
-    DeviceFailed,
-    FakeClock,
-    InMemoryMetrics,
-    Jitter,
-    ReconnectPolicy,
-    Role,
-    Runtime,
-    Strategy,
-)
-from blerun.messages import Reason
+from blerun.actors import ConnectionState, Jitter, ReconnectPolicy, Runtime, Strategy
+from blerun.actors.errors import DeviceFailed
+from blerun.messages import Reason, Role
+from blerun.testing import FakeClock, InMemoryMetrics
 
 from helpers import Collector, StateRecorder, settle
 from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate

@@ -11,7 +11,9 @@ ADDRESS = "F0:00:00:00:00:01"
 
 def changed(old: S, new: S, reason: Reason, version: int) -> StateChanged:
     # The one place this test builds the runtime's event.
-    return StateChanged(device=ADDRESS, old=old, new=new, reason=reason, version=version, attempt=0)
+    return StateChanged(
+        address=ADDRESS, old=old, new=new, reason=reason, version=version, attempt=0
+    )
 
 
 def test_a_loss_and_its_recovery_count_once_even_when_announced_twice() -> None:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -45,10 +46,13 @@ def test_a_wheel_carries_the_command_and_keeps_blerun_a_namespace(tmp_path: Path
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
-    for folder in ("main", "actors", "messages", "sim", "gatt", "cli"):
-        shutil.copytree(
-            ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    # Every folder the build maps into the blerun namespace, as pyproject.toml says.
+    package_dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"
+    ]
+    skip = shutil.ignore_patterns("__pycache__")
+    for folder in {Path(d).parts[0] for d in package_dirs.values()}:
+        shutil.copytree(ROOT / folder, source / folder, ignore=skip)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(source)],
         capture_output=True,

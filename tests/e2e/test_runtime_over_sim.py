@@ -18,7 +18,6 @@ from blerun.actors import (
     AttemptInfo,
     ConnectionState,
     Device,
-    FakeClock,
     Jitter,
     Notification,
     ReconnectPolicy,
@@ -31,6 +30,7 @@ from blerun.sim import (
     heart_rate_monitor,
     parse_heart_rate_measurement,
 )
+from blerun.testing import FakeClock
 
 from helpers import StateRecorder, start_connect
 
@@ -46,13 +46,27 @@ def air() -> Iterator[VirtualAir]:
     air.close(timeout=5.0)
 
 
+@pytest.fixture(params=["inprocess", "process"])
+def radio(request: pytest.FixtureRequest) -> str:
+    """The radio mode: bleak on the runtime's loop, or in a radio host process."""
+    return str(request.param)
+
+
 @pytest.fixture
-def runtime(air: VirtualAir) -> Iterator[Callable[..., Runtime]]:
+def runtime(air: VirtualAir, radio: str) -> Iterator[Callable[..., Runtime]]:
+    """Runtimes over ``air``, in the radio mode of the test's parameter.
+
+    In process mode bleak runs in the host's own loop, so the runtime borrows no loop; the
+    host reaches this air through the pickled backend.
+    """
     made: list[Runtime] = []
 
     def make(**options: object) -> Runtime:
-        rt = Runtime(loop=air.loop, backend=air.client_backend, **options).start()  # type: ignore[arg-type]
-        made.append(rt)
+        if radio == "process":
+            rt = Runtime(backend=air.client_backend, radio="process", **options)  # type: ignore[arg-type]
+        else:
+            rt = Runtime(loop=air.loop, backend=air.client_backend, **options)  # type: ignore[arg-type]
+        made.append(rt.start())
         return rt
 
     yield make

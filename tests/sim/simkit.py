@@ -1,15 +1,22 @@
-"""Helpers for the blerun.sim tests: run a coroutine within a bound, collect values."""
+"""Helpers for the blerun.sim tests: run a coroutine within a bound, collect values,
+and the body of a child process that reaches an air from outside."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from bleak import BleakClient
+from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 
-from blerun.sim import VirtualAir, parse_heart_rate_measurement
+from blerun.sim import (
+    HEART_RATE_MEASUREMENT,
+    VirtualAir,
+    heart_rate_monitor,
+    parse_heart_rate_measurement,
+)
 
 T = TypeVar("T")
 
@@ -104,3 +111,61 @@ class Disconnects(_Counted):
     async def wait(self, count: int = 1) -> None:
         """Wait until the callback has run at least ``count`` times."""
         await self._wait_count(count)
+
+
+# --- a radio host in another process ----------------------------------------------------
+
+
+def remote_session(
+    client_backend: type[Any],
+    scanner_backend: type[Any],
+    address: str,
+    pipe: Connection,
+) -> None:
+    """The body of a spawned child: scan, connect, subscribe, report, await the drop.
+
+    Reports to ``pipe``: ("found", name), ("connected", mtu), ("values", [sequences]),
+    ("disconnected", count), then ("done", None). Anything raised is sent as
+    ("error", repr) so the parent's assertion shows it.
+    """
+
+    async def main() -> None:
+        device = await BleakScanner.find_device_by_address(
+            address, timeout=BOUND, backend=scanner_backend
+        )
+        pipe.send(("found", device.name if device is not None else None))
+        lost = Disconnects()
+        values = Collector()
+        client = BleakClient(device or address, lost, backend=client_backend)
+        await client.connect()
+        pipe.send(("connected", client.mtu_size))
+        await client.start_notify(HEART_RATE_MEASUREMENT, values)
+        await values.wait_for(5)
+        pipe.send(("values", values.sequences()))
+        await lost.wait()  # the parent drops the link
+        pipe.send(("disconnected", lost.count))
+
+    try:
+        arun(main())
+    except BaseException as exc:  # reported to the parent, whatever it is
+        pipe.send(("error", repr(exc)))
+        raise
+    pipe.send(("done", None))
+
+
+def expect(pipe: Connection, tag: str, timeout: float = BOUND) -> Any:
+    """The payload of the next message from a child, which must be tagged ``tag``."""
+    if not pipe.poll(timeout):
+        raise TimeoutError(f"no {tag!r} from the child within {timeout} s")
+    got, payload = pipe.recv()
+    assert got == tag, f"expected {tag!r}, got {got!r}: {payload!r}"
+    return payload
+
+
+def air_owner_session(pipe: Connection) -> None:
+    """The body of a spawned child that owns an air: it sends ("air", (client backend,
+    heart-rate monitor's address)) and serves until killed."""
+    with VirtualAir.start() as air:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-owned", rate_hz=100.0))
+        pipe.send(("air", (air.client_backend, hr.address)))
+        pipe.recv()  # never comes: the parent kills this process

@@ -41,7 +41,7 @@ def test_silent_peripheral_connect_times_out_at_bleaks_timeout() -> None:
             started = loop.time()
             with pytest.raises(TimeoutError):
                 await client.connect()
-            assert 0.3 <= loop.time() - started < 2.0
+            assert loop.time() - started >= 0.3  # not before bleak's timeout
             assert not client.is_connected
             # The central is free again: the peripheral connects once it advertises.
             hr.resume_advertising()
@@ -166,7 +166,7 @@ def test_drop_link_calls_disconnected_callback_and_fails_pending_operations() ->
             # The peripheral advertises again; the same client reconnects.
             await client.connect()
             await client.disconnect()
-            assert lost.count == 1  # our own disconnect is not reported
+            assert lost.count == 2  # our own disconnect is reported too, as on bleak's backends
 
     arun(main())
 
@@ -186,7 +186,7 @@ def test_stalled_disconnect_hangs_until_cancelled() -> None:
             await hr.wait_until_async(lambda c: c.disconnects == 1)
             await client.connect()
             await client.disconnect()
-            assert lost.count == 0
+            assert lost.count == 2  # the cancelled disconnect reported too
 
     arun(main())
 
