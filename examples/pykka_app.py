@@ -53,7 +53,7 @@ class Coach(pykka.ThreadingActor):
                 print("coach: strap connected")
             case StateChanged():
                 print(f"coach: strap {message.new.value}")
-            case Notification():
+            case Notification() if not self.done.done():
                 self.beats += 1
                 print(f"coach: beat {self.beats}, {message.data[1]} bpm")
                 if self.beats == 10 and not self.reset_sent:
