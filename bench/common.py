@@ -47,6 +47,13 @@ def new_runtime(radio: str, **options: Any) -> Runtime:
     return Runtime(**options)
 
 
+def close_cleanly(rt: Runtime, timeout: float = 10.0) -> None:
+    """Close ``rt``; a figure whose runtime does not close cleanly is not a result."""
+    report = rt.close(timeout=timeout)
+    if not report.clean:
+        raise RuntimeError(f"the runtime did not close cleanly: {report}")
+
+
 # --- gauges --------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from bench.common import (
     Figure,
     LoopThread,
     Sink,
+    close_cleanly,
     distribution,
     median,
     new_runtime,
@@ -66,12 +67,6 @@ def _on(air: VirtualAir, coro: Coroutine[Any, Any, T], timeout: float = _BOUND) 
 
 def _runtime(radio: str, air: VirtualAir, **options: Any) -> Runtime:
     return new_runtime(radio, loop=air.loop, backend=air.client_backend, **options).start()
-
-
-def _close(rt: Runtime) -> None:
-    report = rt.close(timeout=10)
-    if not report.clean:
-        raise RuntimeError(f"runtime did not close cleanly: {report}")
 
 
 def _source(name: str, size: int) -> PeripheralSpec:
@@ -150,7 +145,7 @@ def _blerun_rate(radio: str, air: VirtualAir, name: str, seconds: float) -> tupl
         dev.subscribe(_SOURCE, lambda note: sink(note.data), timeout=10)
         return _stream(source, sink, seconds)
     finally:
-        _close(rt)
+        close_cleanly(rt)
 
 
 def notify_ratio(radio: str, quick: bool) -> Figure:
@@ -234,7 +229,7 @@ def _sim_round_trips(radio: str, air: VirtualAir, kind: str, n: int) -> list[flo
 
         return _on(air, through_blerun())
     finally:
-        _close(rt)
+        close_cleanly(rt)
 
 
 def _scripted_round_trips(radio: str, kind: str, n: int) -> list[float]:
@@ -265,7 +260,7 @@ def _scripted_round_trips(radio: str, kind: str, n: int) -> list[float]:
 
             return user.run(through_blerun())
         finally:
-            _close(rt)
+            close_cleanly(rt)
 
 
 def read_write(radio: str, quick: bool) -> Figure:
@@ -409,7 +404,7 @@ class _BlerunKeeper:
         dev.connect(timeout=10)
 
     def close(self) -> None:
-        _close(self._rt)
+        close_cleanly(self._rt)
 
 
 _KEEPERS = ("raw bleak", "bleak-retry-connector", "blerun")
@@ -574,7 +569,7 @@ def _user_loop_lateness(
 
         return _on(air, through_blerun())
     finally:
-        _close(rt)
+        close_cleanly(rt)
 
 
 def heartbeat(radio: str, quick: bool) -> Figure:

@@ -30,6 +30,7 @@ from bench.common import (
     LoopThread,
     Mark,
     Sink,
+    close_cleanly,
     distribution,
     median,
     new_runtime,
@@ -54,7 +55,9 @@ class _Hop(pykka.ThreadingActor):
 
 
 @contextlib.contextmanager
-def _raw(hub: Hub, peripheral: ScriptedPeripheral, sink: Sink, *, hop: bool) -> Iterator[Any]:
+def _raw(
+    hub: Hub, peripheral: ScriptedPeripheral, sink: Sink, *, hop: bool
+) -> Iterator[asyncio.AbstractEventLoop]:
     with LoopThread() as loop_thread:
         client = BleakClient(peripheral.address, backend=hub.backend)
         actor = _Hop.start(sink) if hop else None
@@ -79,7 +82,9 @@ def _raw(hub: Hub, peripheral: ScriptedPeripheral, sink: Sink, *, hop: bool) -> 
 
 
 @contextlib.contextmanager
-def _blerun(radio: str, hub: Hub, peripheral: ScriptedPeripheral, sink: Sink) -> Iterator[Any]:
+def _blerun(
+    radio: str, hub: Hub, peripheral: ScriptedPeripheral, sink: Sink
+) -> Iterator[asyncio.AbstractEventLoop]:
     rt = new_runtime(radio, backend=hub.backend).start()
     try:
         dev = rt.device(peripheral.address)
@@ -87,13 +92,13 @@ def _blerun(radio: str, hub: Hub, peripheral: ScriptedPeripheral, sink: Sink) ->
         dev.subscribe(NOTIFY, lambda note: sink(note.data), timeout=10)
         yield rt.loop
     finally:
-        report = rt.close(timeout=10)
-        if not report.clean:
-            raise RuntimeError(f"runtime did not close cleanly: {report}")
+        close_cleanly(rt)
 
 
 @contextlib.contextmanager
-def path(kind: str, radio: str, sink: Sink) -> Iterator[tuple[Any, ScriptedPeripheral]]:
+def path(
+    kind: str, radio: str, sink: Sink
+) -> Iterator[tuple[asyncio.AbstractEventLoop, ScriptedPeripheral]]:
     """One subscribed notification path of ``kind``; yields (bleak's loop, the peripheral)."""
     hub = Hub()
     peripheral = hub.add(address_of(1))

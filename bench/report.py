@@ -95,7 +95,8 @@ def _machine_lines(results: dict[str, Any]) -> list[str]:
         f"- {m['python']} on {m['os']}; GIL switch interval {m['gil_switch_interval_s']} s",
         f"- {versions}",
         f"- load average (1/5/15 min): {load['start']} at the start, {load['end']} at the end",
-        f"- `{results['command']}` ({'quick' if results['quick'] else 'full'} run, "
+        f"- `{results['command']}` at commit {results['commit']} "
+        f"({'quick' if results['quick'] else 'full'} run, "
         f"{results['duration_s']:.0f} s, started {results['started']})",
     ]
 

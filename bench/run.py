@@ -6,6 +6,7 @@ import argparse
 import datetime
 import logging
 import shlex
+import subprocess
 import sys
 import time
 import traceback
@@ -68,6 +69,24 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _commit() -> str:
+    """The checkout's commit, marked when the tracked files differ from it."""
+    git = ["git", "-C", str(Path(__file__).resolve().parent)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} with uncommitted changes" if changed else head
+
+
 def _log_to(path: Path) -> None:
     """Library warnings (e.g. an unclean close, on purpose) go to a file, not the table."""
     handler = logging.FileHandler(path, mode="w")
@@ -84,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [args.only] if args.only else list(FIGURES)
     results: dict[str, Any] = {
         "command": shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)]),
+        "commit": _commit(),
         "quick": args.quick,
         "radios": args.radios,
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
