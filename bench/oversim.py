@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
 from bleak_retry_connector import establish_connection
 
 from bench.common import (
@@ -348,6 +349,7 @@ class _RetryConnectorKeeper:
         self._peripheral = peripheral
         self._sink = sink
         self._closing = False
+        self._device: BLEDevice | None = None
         self._client: BleakClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -355,15 +357,15 @@ class _RetryConnectorKeeper:
         self._sink(data)
 
     async def _connect(self) -> None:
-        device = await BleakScanner.find_device_by_address(
+        # establish_connection takes the BLEDevice a scan found, as in Home Assistant.
+        self._device = await BleakScanner.find_device_by_address(
             self._peripheral.address, timeout=10, backend=self._air.scanner_backend
         )
-        if device is None:
-            raise RuntimeError(f"{self._peripheral.address} not found by scanning")
-        self._device = device
         await self._reconnect()
 
     async def _reconnect(self) -> None:
+        if self._device is None:
+            raise RuntimeError(f"{self._peripheral.address} was not found by scanning")
         client = await establish_connection(
             BleakClient,
             self._device,
