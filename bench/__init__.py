@@ -12,7 +12,8 @@ From the repository root, with the ``bench`` extra installed
 It writes ``results.json`` (every number, the machine, the load average),
 ``results.md`` (the table: figure, blerun, baselines, ratio, goal, met/missed),
 ``results.png`` (latency CDFs at 10k/s and recovery-time CDFs) and ``bench.log`` (what
-the libraries logged), and prints the table.
+the libraries logged: the hung-radio trials abandon stubborn tasks on purpose, and
+asyncio says so), and prints the table.
 
 Modules, one per group of figures:
 
@@ -27,7 +28,9 @@ Modules, one per group of figures:
 * ``shutdown``: ``close(1.0)`` with the radio hung in connect, disconnect or write.
 
 ``scripted`` is the bleak backend and its pushers, ``common`` the shared gauges and
-the ``Figure`` record, ``report`` the outputs, ``run`` the orchestrator.
+the ``Figure`` record, ``report`` the outputs, ``run`` the orchestrator. Apart from the
+table, ``python -m bench.simfacts`` prints plain bleak's figures over the sim (the ones
+docs/sim.md quotes).
 
 Method: the bench only uses blerun's public API. Where it is cheap, a figure is the
 median of several repetitions after a discarded warm-up, each repetition measures
