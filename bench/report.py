@@ -53,7 +53,7 @@ def table(figures: Sequence[Figure]) -> str:
     """The Markdown table: figure, blerun, baselines, ratio, goal, met/missed."""
     several = len({f.radio for f in figures}) > 1
     rows = [
-        "| figure | blerun | baseline(s), same run | ratio | goal | |",
+        "| figure | blerun | baseline(s), same run | ratio | goal | status |",
         "|---|---|---|---|---|---|",
     ]
     for f in figures:
