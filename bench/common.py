@@ -34,7 +34,7 @@ T = TypeVar("T")
 RADIOS = ("inprocess", "process")
 """Every radio mode a figure can be asked for (``--radio``)."""
 
-AVAILABLE_RADIOS = ("inprocess",)
+AVAILABLE_RADIOS = ("inprocess", "process")
 """The modes this build of blerun has. Process mode (the radio, its loop and bleak in a
 child process) is added by giving ``Runtime`` its ``radio=`` option in ``new_runtime``
 and listing it here."""
@@ -44,7 +44,10 @@ def new_runtime(radio: str, **options: Any) -> Runtime:
     """The one place figures build a ``Runtime``: ``radio`` says where its radio runs."""
     if radio not in AVAILABLE_RADIOS:
         raise ValueError(f"radio mode {radio!r} is not available in this build of blerun")
-    return Runtime(**options)
+    # In process mode the radios and bleak run in a radio host process (the sim's backend
+    # pickles and reaches the same air from there); a loop passed here still runs the
+    # runtime's own actors.
+    return Runtime(radio=radio, **options)  # type: ignore[arg-type]
 
 
 def close_cleanly(rt: Runtime, timeout: float = 10.0) -> None:
