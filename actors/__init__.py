@@ -21,7 +21,7 @@ a fake clock, in-memory metrics) are ``blerun.testing``.
 from blerun.actors import errors
 from blerun.actors._clock import Clock, Timer
 from blerun.actors._device import AsyncDevice, Device
-from blerun.actors._hosts import HostInfo, HostPolicy
+from blerun.actors._host_policy import HostInfo, HostPolicy
 from blerun.actors._metrics import Metrics
 from blerun.actors._policy import AttemptInfo, Jitter, ReconnectPolicy
 from blerun.actors._runtime import Runtime

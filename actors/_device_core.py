@@ -252,9 +252,18 @@ class DeviceCore:
 
         One bound for the whole call: the answer is awaited for ``plan.timeout`` at most.
         """
-        request_id, future = self.send(plan)
+        self.check_open()
+        loop = asyncio.get_running_loop()
+        waiting: asyncio.Future[object]
+        if loop is self.bridge.loop:
+            # The caller shares the actors' loop: the answer is set right there.
+            request_id, waiting = self.router.request_on(loop)
+        else:
+            request_id, future = self.router.request()
+            waiting = asyncio.wrap_future(future)
+        self.router.slot_for(self.device, plan.role).tell(plan.build(request_id))
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), plan.timeout)
+            return await asyncio.wait_for(waiting, plan.timeout)
         except TimeoutError:
             self.router.forget(request_id)
             error = plan.on_timeout()

@@ -22,26 +22,24 @@ import multiprocessing
 import signal
 import socket
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pykka
 
-from blerun.actors._clock import Clock, LoopClock, Timer, monotonic
+from blerun.actors._clock import Clock, Timer, monotonic
 from blerun.actors._host_main import HostConfig, run_host
+from blerun.actors._host_policy import HostInfo, HostPolicy
 from blerun.actors._hub import DeviceSnapshot
 from blerun.actors._link import LinkOptions
 from blerun.actors._metrics import Metrics
 from blerun.actors._router import Router
 from blerun.actors._transport import FrameStream, RemoteRef
-from blerun.actors.errors import Disconnected, InvalidPolicy, RuntimeClosed
+from blerun.actors.errors import Disconnected
 from blerun.messages import (
     Connect,
     DeviceId,
     Disconnect,
-    HostDown,
-    HostRecycle,
     Recipient,
     Role,
     WaitForState,
@@ -63,72 +61,6 @@ from blerun.messages.host import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class HostPolicy:
-    """How the runtime supervises its radio host processes (``Runtime(radio="process")``).
-
-    Args:
-        heartbeat: Seconds between two pings to each host.
-        hang_timeout: A host that has not answered for this long is wedged: killed and
-            started again (its devices reconnect from their wishes).
-        shutdown_timeout: After ``terminate()``, seconds before ``kill()``.
-        recycle_after: Restart a host after this many seconds of uptime (``None``: never).
-        max_rss: Restart a host whose resident memory passes this many bytes.
-        max_fds: Restart a host with more open file descriptors than this.
-
-    Recycling waits for a moment with nothing in flight on the host.
-    """
-
-    heartbeat: float = 0.5
-    hang_timeout: float = 3.0
-    shutdown_timeout: float = 1.0
-    recycle_after: float | None = None
-    max_rss: int | None = None
-    max_fds: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("heartbeat", "hang_timeout", "shutdown_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise InvalidPolicy(f"HostPolicy.{name}", "a number of seconds > 0", value)
-        if self.hang_timeout <= self.heartbeat:
-            raise InvalidPolicy(
-                "HostPolicy.hang_timeout", f"> heartbeat ({self.heartbeat:g})", self.hang_timeout
-            )
-        for name in ("recycle_after", "max_rss", "max_fds"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise InvalidPolicy(f"HostPolicy.{name}", "None or > 0", value)
-
-    def recycle_reason(self, uptime: float, pong: Pong) -> str | None:
-        """Why a host should be recycled now, or ``None``."""
-        if self.recycle_after is not None and uptime > self.recycle_after:
-            return f"uptime {uptime:.0f} s > {self.recycle_after:g} s"
-        if self.max_rss is not None and pong.rss > self.max_rss:
-            return f"RSS {pong.rss} B > {self.max_rss} B"
-        if self.max_fds is not None and pong.fds > self.max_fds:
-            return f"{pong.fds} open descriptors > {self.max_fds}"
-        return None
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class HostInfo:
-    """One radio host process, as ``Runtime.hosts()`` reports it."""
-
-    key: str
-    """The radio (adapter) it serves."""
-    incarnation: int
-    """How many times a host was started for this key (restarts and recycles count)."""
-    pid: int | None
-    """Its process id."""
-    uptime: float
-    """Seconds since it was started."""
-    rss: int
-    """Resident memory at its last heartbeat, bytes (-1: not known yet)."""
-    fds: int
-    """Open file descriptors at its last heartbeat (-1: not known)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -393,107 +325,3 @@ class RadioHost:
             os.kill(pid, signal.SIGKILL if how == "kill" else signal.SIGSTOP)
         elif how == "kill":
             self.process.kill()
-
-
-class HostTable:
-    """The supervisor's radio hosts, one per key (a radio, or adapter)."""
-
-    def __init__(self, *, policy: HostPolicy, parts: HostParts) -> None:
-        self.policy = policy
-        self._parts = parts
-        self._hosts: dict[str, RadioHost] = {}
-        self._incarnations: dict[str, int] = {}
-        self.retired: list[RadioHost] = []
-        """Replaced hosts not reaped yet (joined at close)."""
-
-    def host(self, key: str) -> RadioHost:
-        """The host serving ``key``, started if there is none.
-
-        Raises:
-            RuntimeClosed: the interpreter is exiting (its main thread has ended): no new
-                process is started then.
-        """
-        host = self._hosts.get(key)
-        if host is None:
-            if not threading.main_thread().is_alive():
-                raise RuntimeClosed("the process is exiting; no radio host is started")
-            incarnation = self._incarnations.get(key, 0) + 1
-            self._incarnations[key] = incarnation
-            host = RadioHost(
-                key=key, incarnation=incarnation, policy=self.policy, parts=self._parts
-            )
-            self._hosts[key] = host
-            self._parts.router.on_forget.append(host.forget)
-        return host
-
-    def current(self, key: str, incarnation: int) -> RadioHost | None:
-        host = self._hosts.get(key)
-        return host if host is not None and host.incarnation == incarnation else None
-
-    def drop(self, key: str) -> RadioHost | None:
-        """Forget the current host of ``key`` (it is gone or being killed)."""
-        host = self._hosts.pop(key, None)
-        if host is not None:
-            if host.forget in self._parts.router.on_forget:
-                self._parts.router.on_forget.remove(host.forget)
-            self.retired.append(host)
-        return host
-
-    def recycle(self, key: str) -> RadioHost | None:
-        """Retire the current host of ``key`` and start its successor now (it imports while
-        the old one tears its links down). Returns the retiring one."""
-        old = self.drop(key)
-        if old is not None:
-            old.retire(self.policy.shutdown_timeout)
-            self.host(key)
-        return old
-
-    def info(self) -> tuple[HostInfo, ...]:
-        """What each current host looks like now."""
-        return tuple(host.info() for host in list(self._hosts.values()))
-
-    def fault(self, how: str, key: str | None) -> int | None:
-        """Make the host of ``key`` (default: the first) fail as ``how`` says; its pid."""
-        if how not in ("kill", "freeze", "wedge"):
-            raise InvalidPolicy("how", "'kill', 'freeze' or 'wedge'", how)
-        host = self._hosts.get(key) if key is not None else next(iter(self._hosts.values()), None)
-        if host is None:
-            return None
-        host.signal(how)
-        return host.process.pid
-
-    def close(self, deadline: float) -> list[str]:
-        """Retire every host, and reap every process by ``deadline``; returns the ones
-        that would not go."""
-        hosts = [*self._hosts.values(), *self.retired]
-        for host in self._hosts.values():
-            host.retire(max(0.0, 0.5 * (deadline - monotonic())))
-        stuck = [f"host:{h.key}#{h.incarnation}" for h in hosts if not h.join(deadline)]
-        self._hosts.clear()
-        self.retired.clear()
-        return stuck
-
-
-def host_table(
-    policy: HostPolicy | None, router: Router, loop: Any, metrics: Metrics
-) -> HostTable | None:
-    """The host table of a runtime in process mode (``None`` in-process)."""
-    if policy is None:
-        return None
-    supervisor = router.slot_for(None, Role.SUPERVISOR)
-
-    def down(host: str, incarnation: int, reason: str) -> None:
-        supervisor.tell(HostDown(host=host, incarnation=incarnation, reason=reason))
-
-    def recycle(host: str, incarnation: int, why: str) -> None:
-        supervisor.tell(HostRecycle(host=host, incarnation=incarnation, why=why))
-
-    parts = HostParts(
-        router=router,
-        clock=LoopClock(loop),  # liveness is real time, whatever clock the devices use
-        metrics=metrics,
-        loop=loop,
-        on_down=down,
-        on_recycle=recycle,
-    )
-    return HostTable(policy=policy, parts=parts)

@@ -177,14 +177,7 @@ class Lane:
                 if sub.skip_undecodable:
                     return 0
                 value = UNDECODABLE
-        note = Notification(
-            address=self.address,
-            uuid=raw.uuid,
-            data=raw.data,
-            value=value,
-            seq=raw.seq,
-            received_at=raw.received_at,
-        )
+        note = Notification(self.address, raw.uuid, raw.data, value, raw.seq, raw.received_at)
         try:
             sub.callback(note)
         except Exception:  # noqa: BLE001 -- the guard around user code: log, count, go on
@@ -229,6 +222,7 @@ class Lanes:
         self._busy = 0
         self._lock = threading.Lock()  # guards lane creation, worker start and the counts
         self._idle = threading.Condition(self._lock)  # close() waits on it for lanes to empty
+        self._closing = False
         self._closed = False
 
     def lane(self, key: str, address: str | None = None) -> Lane:
@@ -245,35 +239,39 @@ class Lanes:
         self._lanes.pop(key, None)
 
     def ready(self, lane: Lane) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            start = self._busy >= len(self._threads) and len(self._threads) < self._max_workers
-            if start:
-                worker = threading.Thread(
-                    target=self._work, name=f"blerun-callbacks-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(worker)
-        if start:
-            worker.start()
+        if self._closed:
+            return
+        if self._busy >= len(self._threads) and len(self._threads) < self._max_workers:
+            self._start_worker()  # every worker is running a lane: add one (up to the max)
         self._ready.put(lane)
+
+    def _start_worker(self) -> None:
+        with self._lock:
+            if self._closed or len(self._threads) >= self._max_workers:
+                return
+            worker = threading.Thread(
+                target=self._work, name=f"blerun-callbacks-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(worker)
+        worker.start()
 
     def _work(self) -> None:
         while True:
             lane = self._ready.get()
             if lane is None:
                 return
-            with self._lock:
-                self._busy += 1
+            # Only read to decide whether to start another worker: an off-by-one there
+            # costs nothing, a lock per run costs every notification.
+            self._busy += 1
             try:
                 lane.run()
             finally:
-                with self._lock:
-                    self._busy -= 1
+                self._busy -= 1
 
     def went_idle(self) -> None:
-        with self._idle:
-            self._idle.notify_all()
+        if self._closing:  # only close() waits for lanes to go idle
+            with self._idle:
+                self._idle.notify_all()
 
     def busy_lanes(self) -> list[str]:
         """Lanes with callbacks queued or running."""
@@ -287,6 +285,7 @@ class Lanes:
         the caller's own lane is not waited for.
         """
         mine = running_lane()
+        self._closing = True
 
         def others_busy() -> list[str]:
             return [key for key in self.busy_lanes() if key != mine]

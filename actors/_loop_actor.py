@@ -23,6 +23,7 @@ import asyncio
 import collections
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -40,13 +41,14 @@ Forward = Callable[[Any], None]
 class LoopInbox:
     """pykka's inbox protocol (``put``/``get``/``empty``) over a deque, drained on a loop."""
 
-    __slots__ = ("_drain", "_forward", "_loop", "_mail", "_scheduled")
+    __slots__ = ("_drain", "_forward", "_loop", "_loop_thread", "_mail", "_scheduled")
 
     def __init__(self) -> None:
         self._mail: collections.deque[Envelope[Any]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain: Callable[[], None] | None = None
         self._forward: Forward | None = None
+        self._loop_thread: int | None = None  # learned on the first drain
         # True while a drain is scheduled or running; cleared only by the drain itself,
         # and re-checked after clearing, so mail is never stranded between threads.
         self._scheduled = False
@@ -71,9 +73,15 @@ class LoopInbox:
         self._call_soon(self._drain)
 
     def _call_soon(self, drain: Callable[[], None]) -> None:
-        assert self._loop is not None
+        loop = self._loop
+        assert loop is not None
+        if threading.get_ident() == self._loop_thread:
+            # From the loop itself (most mail: other actors, bleak's callbacks): no need
+            # to wake the loop through its self-pipe.
+            loop.call_soon(drain)
+            return
         try:
-            self._loop.call_soon_threadsafe(drain)
+            loop.call_soon_threadsafe(drain)
         except RuntimeError:  # the loop is closed: the runtime is gone
             log.debug("mail for an actor whose loop is closed is dropped")
 
@@ -82,6 +90,10 @@ class LoopInbox:
 
     def empty(self) -> bool:
         return not self._mail
+
+    def on_loop(self) -> None:
+        """Called by the drain: remember which thread runs the loop."""
+        self._loop_thread = threading.get_ident()
 
     def take(self) -> Envelope[Any] | None:
         """On the loop: the next envelope, or ``None`` (and unscheduled) when none is left."""
@@ -155,6 +167,7 @@ class LoopActor(pykka.Actor):
         assert isinstance(inbox, LoopInbox)
         if not self._began:
             self._began = True
+            inbox.on_loop()
             self._actor_loop_setup()
         for _ in range(_BUDGET):
             if self.actor_stopped.is_set():

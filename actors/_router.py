@@ -15,7 +15,9 @@ group's actors and, through the device's callback lane, to the user's listeners.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import threading
@@ -53,7 +55,7 @@ class Router:
         self.lanes = lanes
         self._slots: dict[Recipient, Slot] = {}
         self._hubs: dict[DeviceId, DeviceHub] = {}
-        self._pending: dict[int, concurrent.futures.Future[object]] = {}
+        self._pending: dict[int, Pending] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # guards slot and hub creation only
         self.dead_letters = 0
@@ -192,9 +194,20 @@ class Router:
     # --- requests and replies ---------------------------------------------------------
 
     def request(self) -> tuple[int, concurrent.futures.Future[object]]:
-        """A new request id and the future its ``Reply`` will complete."""
+        """A new request id and the future its ``Reply`` will complete (any thread)."""
         request_id = next(self._ids)
         future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        self._pending[request_id] = future
+        return request_id, future
+
+    def request_on(self, loop: asyncio.AbstractEventLoop) -> tuple[int, asyncio.Future[object]]:
+        """A new request id and an asyncio future of ``loop`` for its ``Reply``.
+
+        For a caller awaiting on the loop the actors run on: the answer, set on that
+        loop's thread, wakes the caller without a thread-safe hand-off.
+        """
+        request_id = next(self._ids)
+        future: asyncio.Future[object] = loop.create_future()
         self._pending[request_id] = future
         return request_id, future
 
@@ -210,13 +223,15 @@ class Router:
         future = self._pending.pop(reply.request_id, None)
         if future is None:
             return
-        try:
-            if reply.error is not None:
-                future.set_exception(reply.error)
+        if isinstance(future, asyncio.Future):
+            loop = future.get_loop()
+            if _running_loop() is loop:
+                _settle(future, reply.value, reply.error)
             else:
-                future.set_result(reply.value)
-        except concurrent.futures.InvalidStateError:  # the caller cancelled meanwhile
-            pass
+                with contextlib.suppress(RuntimeError):  # the caller's loop is closed
+                    loop.call_soon_threadsafe(_settle, future, reply.value, reply.error)
+            return
+        _settle(future, reply.value, reply.error)
 
     def waiting(self, request_id: int) -> bool:
         """Whether someone still waits for this request's answer."""
@@ -232,15 +247,30 @@ class Router:
         """Fail every request still waiting (used at close); returns how many."""
         failed = 0
         for request_id in list(self._pending):
-            future = self._pending.pop(request_id, None)
-            if future is None:
-                continue
-            try:
-                future.set_exception(error)
+            if request_id in self._pending:
+                self.deliver_reply(Reply(request_id=request_id, error=error))
                 failed += 1
-            except concurrent.futures.InvalidStateError:
-                pass
         return failed
+
+
+Pending = concurrent.futures.Future[object] | asyncio.Future[object]
+
+
+def _settle(future: Pending, value: object, error: BaseException | None) -> None:
+    if future.done():  # the caller cancelled meanwhile
+        return
+    with contextlib.suppress(concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _gone(recipient: Recipient) -> BleRuntimeError:

@@ -22,7 +22,9 @@ from blerun.actors._clock import Clock, LoopClock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
 from blerun.actors._faults import FaultPlan
-from blerun.actors._hosts import HostInfo, HostPolicy, host_table
+from blerun.actors._group import start_group
+from blerun.actors._host_policy import HostInfo, HostPolicy
+from blerun.actors._host_table import host_table
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import Backend
 from blerun.actors._loop import LoopBridge, off_loop
@@ -39,9 +41,9 @@ from blerun.actors._validate import (
     teardown_timeout,
 )
 from blerun.actors._values import CloseReport
-from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision, group_spec
+from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision
 from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
-from blerun.messages import DeviceId, Poison, Role, StartGroup, Strategy
+from blerun.messages import DeviceId, Poison, Role, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -278,31 +280,15 @@ class Runtime:
                 return existing
             epoch = self._epochs.get(address, 0) + 1
             self._epochs[address] = epoch
-            device = DeviceId(address=address, epoch=epoch)
             reorder = _REORDER_WINDOW + (self._faults.max_delay * 2 if self._faults else 0.0)
             device_options = DeviceOptions(
-                device=device,
+                device=DeviceId(address=address, epoch=epoch),
                 link=options,
                 policy=policy or self._policy,
                 rng_seed=self._seed,
                 reorder_window=reorder,
             )
-            router = parts.router
-            hub = router.open_group(device)
-            request_id, started = router.request()
-            spec = group_spec(device_options, hub, parts, self._rules)
-            router.slot_for(None, Role.SUPERVISOR).tell(
-                StartGroup(request_id=request_id, spec=spec)
-            )
-            core = DeviceCore(
-                options=device_options,
-                hub=hub,
-                router=router,
-                bridge=self._bridge,
-                lane=parts.lanes.lane(str(device), address),
-                started=started,
-                default_timeout=self._default_timeout,
-            )
+            core = start_group(device_options, parts, self._rules, self._default_timeout)
             self._devices[address] = core
             return core
 

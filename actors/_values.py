@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from blerun.messages import ConnectionState
 
@@ -25,9 +25,12 @@ class Sentinel(enum.Enum):
 UNDECODABLE = Sentinel.UNDECODABLE
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Notification:
-    """What a subscriber's callback receives."""
+class Notification(NamedTuple):
+    """What a subscriber's callback receives (immutable; one is built per delivery).
+
+    A named tuple rather than a frozen dataclass: it is built once per notification per
+    subscriber on the hot path, where it costs a quarter of a frozen dataclass here.
+    """
 
     address: str
     """The device's address."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from blerun.actors._actor_base import GroupContext
 from blerun.actors._clock import Clock
-from blerun.actors._hosts import HostTable
+from blerun.actors._host_table import HostTable
 from blerun.actors._hub import DeviceHub
 from blerun.actors._lanes import Lanes
 from blerun.actors._link import LinkOptions

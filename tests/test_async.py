@@ -56,9 +56,11 @@ def test_async_api_never_blocks_the_callers_loop(world: ScriptedWorld) -> None:
         return beat.worst, beat.ticks
 
     worst, ticks = asyncio.run(scenario())  # noqa: TID251 -- the test owns this loop
-    # Seven backend round trips of 0.5 s ran; a blocking bridge would stall a tick by 0.5 s.
+    # Seven backend round trips of 0.5 s ran; a blocking bridge would stall a tick by at
+    # least 0.5 s. The bound sits halfway, so scheduling noise on a loaded machine (seen:
+    # 0.1 s with four test suites running at once) is not mistaken for a block.
     assert ticks > 100
-    assert worst < 0.1, f"the heartbeat was late by {worst:.3f} s"
+    assert worst < 0.25, f"the heartbeat was late by {worst:.3f} s"
 
 
 def test_blocking_api_refuses_to_run_on_the_loop_it_needs(world: ScriptedWorld) -> None:

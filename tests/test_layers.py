@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
             "_waiters",
             "_scan",
             "_transport",
+            "_host_policy",
         ],
         2,
     ),
@@ -46,7 +47,18 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["_radio", "_reconnect", "_notify", "_supervisor"], 4),
     # 5: the core (wiring, validation + sending, shutdown)
     **dict.fromkeys(
-        ["_wiring", "_device_core", "_plans", "_shutdown", "_targets", "_host_main", "_hosts"], 5
+        [
+            "_wiring",
+            "_group",
+            "_device_core",
+            "_plans",
+            "_shutdown",
+            "_targets",
+            "_host_main",
+            "_hosts",
+            "_host_table",
+        ],
+        5,
     ),
     # 6: the facades
     **dict.fromkeys(["_subscription", "_device", "_runtime", "__init__"], 6),

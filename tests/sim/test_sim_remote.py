@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,10 +154,14 @@ def test_closing_the_air_ends_the_childs_links(
 
 def test_the_air_process_dying_ends_links_in_this_process(
     spawn: Callable[..., tuple[SpawnProcess, Connection]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Here the *test* process is the other side: the air lives in a child, and its
     # backend class arrives through the pipe (ForkingPickler) and unpickles to a class
-    # whose central reaches the child's air through its socket.
+    # whose central reaches the child's air through its socket. Killed, the child cannot
+    # remove its socket's directory: it makes it under pytest's tmp_path.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     owner, pipe = spawn(air_owner_session)
     client_backend, address = expect(pipe, "air")
 
