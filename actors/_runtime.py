@@ -17,32 +17,27 @@ from typing import Any, Literal, Self, TypeVar, Unpack, final
 
 import pykka
 
-from blerun.actors import _scan
-from blerun.actors._clock import Clock, LoopClock, monotonic
+from blerun.actors._assembly import RuntimeOptions, assemble
+from blerun.actors._clock import Clock, monotonic
 from blerun.actors._device import AsyncDevice, Device
 from blerun.actors._device_core import DeviceCore
 from blerun.actors._faults import FaultPlan
 from blerun.actors._group import start_group
 from blerun.actors._host_policy import HostInfo, HostPolicy
-from blerun.actors._host_table import host_table
-from blerun.actors._lanes import Lanes
 from blerun.actors._link import Backend
 from blerun.actors._loop import LoopBridge, off_loop
-from blerun.actors._metrics import Metrics, NoopMetrics
+from blerun.actors._metrics import Metrics
 from blerun.actors._policy import ReconnectPolicy
-from blerun.actors._router import Router
-from blerun.actors._scan import ScannerBackend, ScanResult
+from blerun.actors._scanning import Scanning
 from blerun.actors._shutdown import remove_group, shut_down
-from blerun.actors._supervisor import SupervisorActor
 from blerun.actors._targets import LinkArgs, link_options
 from blerun.actors._validate import (
-    check_count,
     check_timeout,
     teardown_timeout,
 )
 from blerun.actors._values import CloseReport
-from blerun.actors._wiring import DeviceOptions, RuntimeParts, Supervision
-from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
+from blerun.actors._wiring import DeviceOptions, RuntimeParts
+from blerun.actors.errors import InvalidArgument, RuntimeClosed, UsageError
 from blerun.messages import DeviceId, Poison, Role, Strategy
 
 log = logging.getLogger(__name__)
@@ -55,7 +50,7 @@ ever delayed between actors; with one, the plan's longest delay is added)."""
 
 
 @final
-class Runtime:
+class Runtime(Scanning):
     """The blerun runtime: devices, their actors, one supervisor, bounded shutdown.
 
     Args:
@@ -105,35 +100,25 @@ class Runtime:
         radio: Literal["inprocess", "process"] = "inprocess",
         hosts: HostPolicy | None = None,
     ) -> None:
-        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
-            raise InvalidArgument("loop", "an asyncio event loop or None", loop)
-        if policy is not None and not isinstance(policy, ReconnectPolicy):
-            raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
-        if faults is not None and not isinstance(faults, FaultPlan):
-            raise InvalidArgument("faults", "a FaultPlan or None", faults)
-        if not isinstance(strategy, Strategy):
-            raise InvalidArgument("strategy", "a Strategy", strategy)
-        self._default_timeout = check_timeout(default_timeout, name="default_timeout")
-        self._disconnect_timeout = check_timeout(disconnect_timeout, name="disconnect_timeout")
-        self._close_timeout = check_timeout(close_timeout, name="close_timeout")
-        check_count(restart_intensity, name="Runtime.restart_intensity", low=0)
-        check_timeout(restart_period, name="restart_period")
-        self._rules = Supervision(
-            strategy=strategy, intensity=restart_intensity, period=restart_period
+        self._opt = RuntimeOptions.check(
+            loop=loop,
+            policy=policy,
+            backend=backend,
+            clock=clock,
+            metrics=metrics,
+            faults=faults,
+            seed=seed,
+            default_timeout=default_timeout,
+            disconnect_timeout=disconnect_timeout,
+            close_timeout=close_timeout,
+            strategy=strategy,
+            restart_intensity=restart_intensity,
+            restart_period=restart_period,
+            callback_threads=callback_threads,
+            callback_backlog=callback_backlog,
+            radio=radio,
+            hosts=hosts,
         )
-        self._callback_threads = check_count(callback_threads, name="Runtime.callback_threads")
-        self._callback_backlog = check_count(callback_backlog, name="Runtime.callback_backlog")
-        if radio not in ("inprocess", "process"):
-            raise InvalidPolicy("Runtime.radio", "'inprocess' or 'process'", radio)
-        if hosts is not None and not isinstance(hosts, HostPolicy):
-            raise InvalidArgument("hosts", "a HostPolicy or None", hosts)
-        self._host_policy = (hosts or HostPolicy()) if radio == "process" else None
-        self._policy = policy or ReconnectPolicy()
-        self._backend = backend
-        self._clock_given = clock
-        self._metrics: Metrics = metrics or NoopMetrics()
-        self._faults = faults
-        self._seed = seed
         self._bridge = LoopBridge(loop)
         self._parts: RuntimeParts | None = None
         self._supervisor: pykka.ActorRef[Any] | None = None
@@ -141,7 +126,6 @@ class Runtime:
         self._report: CloseReport | None = None
         self._devices: dict[str, DeviceCore] = {}
         self._epochs: dict[str, int] = {}
-        self._teardowns_failed_before_close = 0
         # One-time initialization: device() may call start() from several user threads.
         self._lock = threading.Lock()
 
@@ -155,34 +139,7 @@ class Runtime:
             if self._parts is not None:
                 return self
             self._bridge.start()
-            loop = self._bridge.loop
-            clock = self._clock_given or LoopClock(loop)
-            lanes = Lanes(
-                workers=self._callback_threads,
-                backlog=self._callback_backlog,
-                metrics=self._metrics,
-            )
-            router = Router(clock=clock, metrics=self._metrics, faults=self._faults, lanes=lanes)
-            hosts = host_table(self._host_policy, router, loop, self._metrics)
-            supervisor = SupervisorActor.start(
-                router=router,
-                clock=clock,
-                metrics=self._metrics,
-                hosts=hosts,
-                host_intensity=self._rules.intensity,
-                host_period=self._rules.period,
-            )
-            router.slot_for(None, Role.SUPERVISOR).attach(supervisor)
-            self._supervisor = supervisor
-            self._parts = RuntimeParts(
-                router=router,
-                clock=clock,
-                metrics=self._metrics,
-                bridge=self._bridge,
-                lanes=lanes,
-                loop=loop,
-                hosts=hosts,
-            )
+            self._parts, self._supervisor = assemble(self._opt, self._bridge)
             return self
 
     @property
@@ -227,7 +184,7 @@ class Runtime:
                 other options.
         """
         core = self._add(target, policy, backend, link)
-        seconds = self._default_timeout if timeout is None else check_timeout(timeout)
+        seconds = self._opt.default_timeout if timeout is None else check_timeout(timeout)
         try:
             core.started.result(seconds)
         except concurrent.futures.TimeoutError:
@@ -252,11 +209,10 @@ class Runtime:
     def _add(
         self, target: Any, policy: ReconnectPolicy | None, backend: Backend | None, link: LinkArgs
     ) -> DeviceCore:
-        target = _scan.connect_target(target)
         address, options = link_options(
             target,
-            backend=backend if backend is not None else self._backend,
-            disconnect_timeout=self._disconnect_timeout,
+            backend=backend if backend is not None else self._opt.backend,
+            disconnect_timeout=self._opt.disconnect_timeout,
             **link,
         )
         if policy is not None and not isinstance(policy, ReconnectPolicy):
@@ -280,15 +236,17 @@ class Runtime:
                 return existing
             epoch = self._epochs.get(address, 0) + 1
             self._epochs[address] = epoch
-            reorder = _REORDER_WINDOW + (self._faults.max_delay * 2 if self._faults else 0.0)
+            reorder = _REORDER_WINDOW + (
+                self._opt.faults.max_delay * 2 if self._opt.faults else 0.0
+            )
             device_options = DeviceOptions(
                 device=DeviceId(address=address, epoch=epoch),
                 link=options,
-                policy=policy or self._policy,
-                rng_seed=self._seed,
+                policy=policy or self._opt.policy,
+                rng_seed=self._opt.seed,
                 reorder_window=reorder,
             )
-            core = start_group(device_options, parts, self._rules, self._default_timeout)
+            core = start_group(device_options, parts, self._opt.rules, self._opt.default_timeout)
             self._devices[address] = core
             return core
 
@@ -308,130 +266,6 @@ class Runtime:
             if self._devices.get(core.address) is core:
                 del self._devices[core.address]
         return unjoined
-
-    # --- scanning ---------------------------------------------------------------------
-
-    def scan(
-        self,
-        timeout: float = 5.0,
-        *,
-        name: str | None = None,
-        address: str | None = None,
-        service: object = None,
-        adapter: str | None = None,
-        backend: ScannerBackend | None = None,
-    ) -> tuple[ScanResult, ...]:
-        """Scan for ``timeout`` seconds; every matching device heard, strongest first.
-
-        Args:
-            timeout: The scan window in seconds.
-            name: Keep only devices advertising exactly this name.
-            address: Keep only the device with this address.
-            service: Keep only devices advertising this service UUID.
-            adapter: The adapter to scan with (BlueZ: ``"hci1"``; default: the OS's).
-            backend: A bleak scanner backend class (``blerun.sim``: ``air.scanner_backend``).
-
-        Returns:
-            One ``ScanResult`` per device (its latest advertisement); pass one to
-            ``device()`` to connect to it.
-
-        Raises:
-            BluetoothUnavailable: no Bluetooth stack or adapter, adapter off, permission
-                denied (``.fix`` says what to do).
-            LinkError: the scan failed otherwise.
-            WrongThread: called on the runtime's event loop (use ``scan_async``).
-            UsageError: a malformed address or service UUID.
-            RuntimeClosed: the runtime is closed.
-        """
-        return _scan.scan(
-            self.loop,
-            timeout,
-            name=name,
-            address=address,
-            service=service,
-            adapter=adapter,
-            backend=backend,
-        )
-
-    async def scan_async(
-        self,
-        timeout: float = 5.0,
-        *,
-        name: str | None = None,
-        address: str | None = None,
-        service: object = None,
-        adapter: str | None = None,
-        backend: ScannerBackend | None = None,
-    ) -> tuple[ScanResult, ...]:
-        """``scan()`` without blocking the caller's loop; same arguments and errors."""
-        return await _scan.scan_async(
-            self.loop,
-            timeout,
-            name=name,
-            address=address,
-            service=service,
-            adapter=adapter,
-            backend=backend,
-        )
-
-    def find(
-        self,
-        timeout: float = 10.0,
-        *,
-        name: str | None = None,
-        address: str | None = None,
-        service: object = None,
-        adapter: str | None = None,
-        backend: ScannerBackend | None = None,
-    ) -> ScanResult:
-        """Scan until a device matching every criterion given is heard, and return it.
-
-        Args:
-            timeout: Give up after this many seconds.
-            name: The exact advertised name.
-            address: The device's address.
-            service: A service UUID it advertises.
-            adapter: The adapter to scan with (BlueZ: ``"hci1"``; default: the OS's).
-            backend: A bleak scanner backend class (``blerun.sim``: ``air.scanner_backend``).
-
-        Returns:
-            The first match heard; ``rt.device(result)`` connects to it.
-
-        Raises:
-            DeviceNotFound: nothing matching was heard within ``timeout``.
-            UsageError: no criterion given, or a malformed one.
-            BluetoothUnavailable, LinkError, WrongThread, RuntimeClosed: as ``scan()``.
-        """
-        return _scan.find(
-            self.loop,
-            timeout,
-            name=name,
-            address=address,
-            service=service,
-            adapter=adapter,
-            backend=backend,
-        )
-
-    async def find_async(
-        self,
-        timeout: float = 10.0,
-        *,
-        name: str | None = None,
-        address: str | None = None,
-        service: object = None,
-        adapter: str | None = None,
-        backend: ScannerBackend | None = None,
-    ) -> ScanResult:
-        """``find()`` without blocking the caller's loop; same arguments and errors."""
-        return await _scan.find_async(
-            self.loop,
-            timeout,
-            name=name,
-            address=address,
-            service=service,
-            adapter=adapter,
-            backend=backend,
-        )
 
     # --- fault injection ----------------------------------------------------------------
 
@@ -473,7 +307,7 @@ class Runtime:
         if self._report is not None:
             return self._report
         started_at = monotonic()
-        deadline = started_at + teardown_timeout(timeout, self._close_timeout)
+        deadline = started_at + teardown_timeout(timeout, self._opt.close_timeout)
         with self._lock:
             self._closed = True
         self._report = shut_down(

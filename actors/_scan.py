@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import types
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
@@ -84,75 +84,70 @@ class _Criteria:
         )
 
 
-def connect_target(target: object) -> object:
-    """What bleak connects to for ``target``: a scan result's device object, else as is."""
-    return target.bleak_device if isinstance(target, ScanResult) else target
-
-
 def scan(
     loop: asyncio.AbstractEventLoop,
     timeout: float,
-    *,
-    name: str | None = None,
-    address: str | None = None,
-    service: object = None,
-    adapter: str | None,
-    backend: ScannerBackend | None = None,
+    **criteria: Unpack[ScanCriteria],
 ) -> tuple[ScanResult, ...]:
     """Blocking ``scan_async`` for a thread other than ``loop``'s; see ``Runtime.scan``."""
-    window = check_timeout(timeout)
-    criteria = _criteria(name, address, service)
-    return _wait(loop, window, lambda: _scan(window, criteria, adapter, backend, first=False))
+    window, wanted, adapter, backend = _unpack(timeout, criteria)
+    return _wait(loop, window, lambda: _scan(window, wanted, adapter, backend, first=False))
 
 
 async def scan_async(
     loop: asyncio.AbstractEventLoop,
     timeout: float,
-    *,
-    name: str | None = None,
-    address: str | None = None,
-    service: object = None,
-    adapter: str | None,
-    backend: ScannerBackend | None = None,
+    **criteria: Unpack[ScanCriteria],
 ) -> tuple[ScanResult, ...]:
     """Every matching device heard within ``timeout`` seconds, strongest signal first."""
-    window = check_timeout(timeout)
-    criteria = _criteria(name, address, service)
-    return await _await_on(loop, _scan(window, criteria, adapter, backend, first=False))
+    window, wanted, adapter, backend = _unpack(timeout, criteria)
+    return await _await_on(loop, _scan(window, wanted, adapter, backend, first=False))
 
 
 def find(
     loop: asyncio.AbstractEventLoop,
     timeout: float,
-    *,
-    name: str | None = None,
-    address: str | None = None,
-    service: object = None,
-    adapter: str | None,
-    backend: ScannerBackend | None = None,
+    **criteria: Unpack[ScanCriteria],
 ) -> ScanResult:
     """Blocking ``find_async`` for a thread other than ``loop``'s; see ``Runtime.find``."""
-    window = check_timeout(timeout)
-    criteria = _criteria(name, address, service, required=True)
-    found = _wait(loop, window, lambda: _scan(window, criteria, adapter, backend, first=True))
-    return _first(found, criteria, window)
+    window, wanted, adapter, backend = _unpack(timeout, criteria, required=True)
+    found = _wait(loop, window, lambda: _scan(window, wanted, adapter, backend, first=True))
+    return _first(found, wanted, window)
 
 
 async def find_async(
     loop: asyncio.AbstractEventLoop,
     timeout: float,
-    *,
-    name: str | None = None,
-    address: str | None = None,
-    service: object = None,
-    adapter: str | None,
-    backend: ScannerBackend | None = None,
+    **criteria: Unpack[ScanCriteria],
 ) -> ScanResult:
     """The first device heard that matches every criterion given; see ``Runtime.find``."""
-    window = check_timeout(timeout)
-    criteria = _criteria(name, address, service, required=True)
-    found = await _await_on(loop, _scan(window, criteria, adapter, backend, first=True))
-    return _first(found, criteria, window)
+    window, wanted, adapter, backend = _unpack(timeout, criteria, required=True)
+    found = await _await_on(loop, _scan(window, wanted, adapter, backend, first=True))
+    return _first(found, wanted, window)
+
+
+class ScanCriteria(TypedDict, total=False):
+    """What a scan keeps, and how it scans (``Runtime.scan``'s keywords)."""
+
+    name: str | None
+    """Keep only devices advertising exactly this name."""
+    address: str | None
+    """Keep only the device with this address."""
+    service: object
+    """Keep only devices advertising this service UUID."""
+    adapter: str | None
+    """The adapter to scan with (BlueZ: ``"hci1"``; default: the OS's)."""
+    backend: ScannerBackend | None
+    """A bleak scanner backend class (``blerun.sim``: ``air.scanner_backend``)."""
+
+
+def _unpack(
+    timeout: object, given: ScanCriteria, *, required: bool = False
+) -> tuple[float, _Criteria, str | None, ScannerBackend | None]:
+    wanted = _criteria(
+        given.get("name"), given.get("address"), given.get("service"), required=required
+    )
+    return check_timeout(timeout), wanted, given.get("adapter"), given.get("backend")
 
 
 def _criteria(

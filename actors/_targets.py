@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
 from blerun.actors._link import Backend, LinkOptions
+from blerun.actors._scan import ScanResult
 from blerun.actors._validate import normalize_address, normalize_uuid
 from blerun.actors.errors import InvalidArgument, InvalidPolicy
 
@@ -56,6 +57,8 @@ def _resolve_target(target: Any) -> tuple[str, Any]:
     """The normalized address, and what bleak connects to (the address or a scan result)."""
     if isinstance(target, str):
         return normalize_address(target), target.strip()
+    if isinstance(target, ScanResult):  # connect to exactly the device the scan heard
+        return normalize_address(target.address), target.bleak_device
     address = getattr(target, "address", None)
     if address is None:
         raise InvalidArgument("target", "an address or a device from a scan", target)

@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(
         [
             "_wiring",
+            "_assembly",
             "_group",
             "_device_core",
             "_plans",
@@ -61,7 +62,7 @@ LAYERS: dict[str, int] = {
         5,
     ),
     # 6: the facades
-    **dict.fromkeys(["_subscription", "_device", "_runtime", "__init__"], 6),
+    **dict.fromkeys(["_subscription", "_device", "_scanning", "_runtime", "__init__"], 6),
 }
 ACTOR_MODULES = {name for name, layer in LAYERS.items() if layer == 4}
 
