@@ -29,6 +29,7 @@ from blerun.messages import (
     LIFECYCLE,
     Close,
     Escalate,
+    NotificationBatch,
     Poison,
     Recipient,
     Resync,
@@ -141,6 +142,7 @@ class FaultPlan:
         self._streams: dict[tuple[int, Recipient], random.Random] = {}
         self._uses: Counter[int] = Counter()
         self._applied: Counter[tuple[FaultKind, str]] = Counter()
+        self._dropped_notifications: Counter[str] = Counter()
         # Rules are consulted from every sending thread; the plan is test machinery
         # shared by all of them, not actor state.
         self._lock = threading.Lock()
@@ -223,6 +225,9 @@ class FaultPlan:
                     continue
                 self._uses[index] += 1
                 self._applied[(rule.kind, type(message).__name__)] += 1
+                if rule.kind is FaultKind.DROP and isinstance(message, NotificationBatch):
+                    address = recipient.device.address if recipient.device else ""
+                    self._dropped_notifications[address] += len(message.items)
                 return Decision(rule.kind, rule.seconds)
         return _DELIVER
 
@@ -230,3 +235,13 @@ class FaultPlan:
         """How many faults were injected, as ``{"drop:RawNotification": 3, ...}``."""
         with self._lock:
             return {f"{kind.value}:{name}": n for (kind, name), n in self._applied.items()}
+
+    def dropped_notifications(self, address: str | None = None) -> int:
+        """Notifications lost in the batches this plan dropped (to ``address``, or to all).
+
+        What a test needs to reconcile what a peripheral sent with what was delivered.
+        """
+        with self._lock:
+            if address is None:
+                return sum(self._dropped_notifications.values())
+            return self._dropped_notifications[address]

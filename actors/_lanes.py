@@ -184,6 +184,7 @@ class Lane:
             value=value,
             seq=raw.seq,
             received_at=raw.received_at,
+            session=raw.session,
         )
         try:
             sub.callback(note)

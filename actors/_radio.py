@@ -218,11 +218,13 @@ class RadioActor(DeviceActor):
         )
         if event is None:
             return
+        metrics, tags = self.ctx.metrics, self.tags
         sink = SessionSink(
             session=event.version,
             send=self.ctx.slot(Role.NOTIFY).tell,
             now=self.ctx.clock.now,
             loop=self.loop,
+            count=lambda n: metrics.increment("notifications.received", n, tags=tags),
         )
         self._session = Session(event.version, attempt.version, attempt.link, msg.services, sink)
         self._counts["successes"] += 1

@@ -214,6 +214,7 @@ class NotificationStream:
             value=value,
             seq=raw.seq,
             received_at=raw.received_at,
+            session=raw.session,
         )
 
     async def aclose(self) -> None:

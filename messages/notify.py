@@ -66,6 +66,8 @@ class RawNotification(NamedTuple):
     """The payload, copied out of bleak's bytearray."""
     received_at: float
     """Clock time when bleak's callback ran."""
+    session: int = 0
+    """The CONNECTED state_version of the connection it arrived on."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
