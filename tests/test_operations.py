@@ -49,13 +49,16 @@ def test_operations_when_not_connected(
 def test_link_loss_during_an_operation_fails_it_with_disconnected(
     world: ScriptedWorld, make_runtime: Callable[..., Runtime]
 ) -> None:
-    peripheral = heart_rate(world, op_delay=0.3)
+    peripheral = heart_rate(world)
     rt = make_runtime(policy=ReconnectPolicy(initial=5.0, jitter=0.0))
     dev = rt.device(peripheral.address)
     dev.connect(timeout=5)
+    peripheral.hold("read")
     request_id, future = dev.new_request()
     dev.tell(Role.RADIO, Read(request_id=request_id, uuid=SENSOR, retry=False, timeout=5.0))
+    peripheral.wait_until(lambda p: p.started["read"] == 1)  # in flight, held
     world.run(peripheral.drop)
+    peripheral.release()
     with pytest.raises(Disconnected):
         future.result(5)
 
