@@ -112,6 +112,10 @@ class RadioActor(DeviceActor):
             st.go(S.FAILED, Reason.ESCALATED, error=st.escalated)
         elif st.now in (S.CONNECTED, S.CONNECTING) and st.wants:
             st.go(S.RECONNECTING, Reason.RESTARTED)
+        elif st.now is S.RECONNECTING and st.wants:
+            # The retry its predecessor waited for may have died with it (in a radio host
+            # that hung): try now; a failure schedules the next one as any failure does.
+            self._start_attempt(Reason.RESTARTED, 0)
         elif st.now in (S.CONNECTED, S.CONNECTING, S.DISCONNECTING):
             st.go(S.DISCONNECTING, Reason.RESTARTED)
             st.go(S.DISCONNECTED, Reason.RESTARTED)
@@ -339,9 +343,37 @@ class RadioActor(DeviceActor):
         self._run.fail_parked(error)
 
     def release(self, error: BaseException) -> None:
-        if self._state.now is not S.CLOSED:
+        st = self._state
+        if st.now is S.CLOSED:
+            return
+        if st.escalated is not None:
             self._shutdown()
-            self._state.lot.fail_all(error)
+            st.lot.fail_all(error)
+            return
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Going away for a restart (a crash, or the group restarted together), not a close.
+
+        What ran on the link without retry fails as the link does (``Disconnected``);
+        retrying reads and writes, and the callers waiting for a state, pass to the
+        successor as mail in this actor's slot.
+        """
+        lost = Disconnected(
+            f"link to {self.address} was torn down: its radio actor restarted",
+            address=self.address,
+        )
+        attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            attempt.cancel()
+            self._connector.teardown(attempt.link)
+        self._end_session(lost, retry=True)
+        inbox, st = self.ctx.slot(Role.RADIO), self._state
+        for op in self._ops.unpark_all():
+            inbox.deliver(op.command)
+        for parked in st.lot.snapshot():
+            inbox.deliver(WaitForState(request_id=parked.request_id, states=parked.until))
+        st.lot.clear()
 
     def on_failure(self, *exc_info: Any) -> None:
         # The wish and the waiting callers pass to the successor; what ran on the link fails.

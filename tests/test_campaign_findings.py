@@ -6,16 +6,20 @@ Each test names the campaign run that found it (``python -m blerun.testing --run
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Callable
 
-from blerun.actors import ConnectionState, Runtime, Strategy
+from blerun.actors import ConnectionState, ReconnectPolicy, Runtime, Strategy
+from blerun.actors.errors import Disconnected
 from blerun.messages import NotificationBatch, Role, StateChanged
 from blerun.testing import FakeClock, FaultPlan, InMemoryMetrics
 
-from helpers import Collector, StateRecorder, settle
-from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate
+from helpers import Collector, StateRecorder, settle, start_connect
+from scripted import HANG, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
 
 S = ConnectionState
+FAST = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)
 
 
 def test_a_restarted_notification_actor_picks_up_its_session_where_it_was(
@@ -129,3 +133,56 @@ def test_a_restarted_notification_actor_continues_its_session_before_the_resync(
     settle(dev)
     assert [n.data[0] for n in got.items] == [0, 1, 2]
     assert metrics.count("notifications.stale") == 0
+
+
+def test_a_radio_restart_fails_what_ran_on_the_link_as_disconnected_and_keeps_retries(
+    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+) -> None:
+    # Seeds 65 and 98 (inprocess): a read or write in flight when the RadioActor was
+    # restarted failed with RuntimeClosed("device ... is closed"), though the device was
+    # not closed; a retrying one, which waits out link losses, failed too.
+    metrics = InMemoryMetrics()
+    peripheral = heart_rate(world)
+    rt = make_runtime(metrics=metrics, policy=FAST)
+    dev = rt.device(peripheral.address)
+    dev.connect(timeout=5)
+    peripheral.hold("read")
+    outcomes: dict[str, object] = {}
+
+    def call(name: str, retry: bool) -> None:
+        try:
+            outcomes[name] = dev.read(SENSOR, timeout=5, retry=retry)
+        except Exception as exc:  # recorded and checked below
+            outcomes[name] = exc
+
+    calls = [
+        threading.Thread(target=call, args=("plain", False)),
+        threading.Thread(target=call, args=("retrying", True)),
+    ]
+    for thread in calls:
+        thread.start()
+    peripheral.wait_until(lambda p: p.started["read"] == 2)
+    rt.crash(dev, Role.RADIO)
+    metrics.wait_count("supervisor.restarts", 1)
+    peripheral.release()
+    for thread in calls:
+        thread.join(10)
+    assert isinstance(outcomes["plain"], Disconnected), outcomes
+    assert outcomes["retrying"] == b"\x2a\x00", outcomes
+
+
+def test_a_group_restarted_together_keeps_the_callers_waiting_for_a_state(
+    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+) -> None:
+    # Seed 65 (inprocess), Strategy.ONE_FOR_ALL: a restart stops the radio (it does not
+    # crash), and its connect() callers got InternalError instead of the connection.
+    metrics = InMemoryMetrics()
+    peripheral = heart_rate(world, connect_script=collections.deque([HANG]))
+    rt = make_runtime(metrics=metrics, policy=FAST, strategy=Strategy.ONE_FOR_ALL)
+    dev = rt.device(peripheral.address)
+    connect = start_connect(dev)
+    peripheral.wait_until(lambda p: not p.connect_script)  # the attempt hangs
+    rt.crash(dev, Role.NOTIFY)
+    metrics.wait_count("supervisor.restarts", 1)
+    connect.result(5)  # the successor's attempt connects: answered, not InternalError
+    assert dev.state is S.CONNECTED

@@ -1,0 +1,61 @@
+"""What the chaos campaign found over the sim, in process mode: one regression test each.
+
+Each names the campaign run that found it (``python -m blerun.testing --runs 1 --seed S
+--radio process`` replays it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from blerun.actors import ConnectionState, HostPolicy, ReconnectPolicy, Runtime
+from blerun.sim import HEART_RATE_MEASUREMENT, VirtualAir, heart_rate_monitor
+from blerun.testing import InMemoryMetrics
+
+from helpers import Collector, StateRecorder
+
+pytestmark = pytest.mark.e2e
+S = ConnectionState
+
+
+@pytest.fixture
+def air() -> Iterator[VirtualAir]:
+    air = VirtualAir.start()
+    yield air
+    air.close(timeout=5.0)
+
+
+def test_a_device_waiting_to_reconnect_when_its_host_hangs_reconnects_on_the_new_host(
+    air: VirtualAir,
+) -> None:
+    # Seed 4 (process): the ReconnectDue of a device in RECONNECTING went to a radio host
+    # that hung; the host was killed and its radio restarted in RECONNECTING, a state it
+    # was already in, so nothing was published, no peer scheduled another attempt, and the
+    # device stayed RECONNECTING for good.
+    metrics = InMemoryMetrics()
+    hosts = HostPolicy(heartbeat=0.2, hang_timeout=1.0, shutdown_timeout=0.5)
+    policy = ReconnectPolicy(initial=0.3, cap=0.3, jitter=0.0, attempt_timeout=10.0)
+    rt = Runtime(
+        backend=air.client_backend, radio="process", hosts=hosts, policy=policy, metrics=metrics
+    ).start()
+    try:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-wedged", rate_hz=20.0))
+        dev = rt.device(hr.address)
+        rec = StateRecorder(dev)
+        got = Collector()
+        dev.subscribe(HEART_RATE_MEASUREMENT, got)
+        dev.connect(timeout=20)
+        got.wait_count(1, timeout=10)
+        hr.stop_advertising()  # the next attempt can only come after the host's restart
+        hr.drop_link()
+        rec.wait_state(S.RECONNECTING)
+        rt.crash_host("wedge")  # the ReconnectDue due in 0.3 s goes into the wedged host
+        metrics.wait_count("supervisor.host_restarts", 1, timeout=10)
+        hr.resume_advertising()
+        rec.wait_state(S.CONNECTED, count=2, timeout=20)
+        hr.wait_until(lambda c: c.active_subscriptions == 1, timeout=10)
+    finally:
+        report = rt.close(timeout=5.0)
+    assert report.clean, report
