@@ -7,11 +7,14 @@ Each test names the campaign run that found it (``python -m blerun.testing --run
 from __future__ import annotations
 
 import collections
+import pickle
 import threading
 from collections.abc import Callable
 
+from bleak.exc import BleakGATTProtocolError
+
 from blerun.actors import ConnectionState, ReconnectPolicy, Runtime, Strategy
-from blerun.actors.errors import Disconnected
+from blerun.actors.errors import Disconnected, GattError
 from blerun.messages import NotificationBatch, Role, StateChanged
 from blerun.testing import FakeClock, FaultPlan, InMemoryMetrics
 
@@ -186,3 +189,16 @@ def test_a_group_restarted_together_keeps_the_callers_waiting_for_a_state(
     metrics.wait_count("supervisor.restarts", 1)
     connect.result(5)  # the successor's attempt connects: answered, not InternalError
     assert dev.state is S.CONNECTED
+
+
+def test_an_error_caused_by_a_bleak_exception_crosses_the_process_boundary() -> None:
+    # Seed 9 (process): a subscribe refused with an ATT error failed with GattError chained
+    # to bleak's BleakGATTProtocolError, which pickles but does not unpickle; the frame
+    # carrying the answer broke the runtime's end of the host's stream, and the host was
+    # taken for dead (its devices moved to a new one).
+    error = GattError(code=0x0E, uuid=HR_MEASUREMENT, address="AA:BB:CC:DD:EE:01")
+    error.__cause__ = BleakGATTProtocolError(0x0E)
+    clone = pickle.loads(pickle.dumps(error))
+    assert isinstance(clone, GattError) and clone.code == 0x0E
+    assert "BleakGATTProtocolError" in str(clone.__cause__)
+    assert "GATT Protocol Error" in str(clone.__cause__)

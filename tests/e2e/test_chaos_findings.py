@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from blerun.actors import ConnectionState, HostPolicy, ReconnectPolicy, Runtime
+from blerun.actors.errors import GattError
 from blerun.sim import HEART_RATE_MEASUREMENT, VirtualAir, heart_rate_monitor
 from blerun.testing import InMemoryMetrics
 
@@ -56,6 +57,29 @@ def test_a_device_waiting_to_reconnect_when_its_host_hangs_reconnects_on_the_new
         hr.resume_advertising()
         rec.wait_state(S.CONNECTED, count=2, timeout=20)
         hr.wait_until(lambda c: c.active_subscriptions == 1, timeout=10)
+    finally:
+        report = rt.close(timeout=5.0)
+    assert report.clean, report
+
+
+def test_an_att_error_in_a_radio_host_is_an_answer_not_a_dead_host(air: VirtualAir) -> None:
+    # Seed 9 (process): see test_an_error_caused_by_a_bleak_exception_crosses_the_process_
+    # boundary; here end to end: the subscribe fails with GattError, the host lives on.
+    metrics = InMemoryMetrics()
+    rt = Runtime(backend=air.client_backend, radio="process", metrics=metrics).start()
+    try:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-refusing", rate_hz=20.0))
+        dev = rt.device(hr.address)
+        dev.connect(timeout=20)
+        [host] = rt.hosts()
+        hr.fail_next("subscribe", 0x0E)
+        with pytest.raises(GattError):
+            dev.subscribe(HEART_RATE_MEASUREMENT, Collector(), timeout=10)
+        got = Collector()
+        dev.subscribe(HEART_RATE_MEASUREMENT, got, timeout=10)  # the same host serves it
+        got.wait_count(1, timeout=10)
+        assert [h.pid for h in rt.hosts()] == [host.pid]
+        assert metrics.count("supervisor.host_restarts") == 0
     finally:
         report = rt.close(timeout=5.0)
     assert report.clean, report
