@@ -173,6 +173,8 @@ class HostProcess:
         self._metrics = metrics
         self._bridge = LoopBridge(loop)
         self._radios: dict[DeviceId, Any] = {}
+        self._stopped: set[DeviceId] = set()
+        """Devices whose radio was stopped here: their slots are closed."""
         self._done = asyncio.Event()
         root = logging.getLogger()
         root.setLevel(config.log_level)
@@ -213,7 +215,11 @@ class HostProcess:
     def _start_radio(self, frame: StartRadio) -> None:
         device = frame.device
         router = self._router
-        hub = router.hub(device) or router.open_group(device)
+        hub = router.hub(device)
+        if hub is None or device in self._stopped:
+            # A StopRadio closed the device's slots: its successor gets new ones.
+            self._stopped.discard(device)
+            hub = router.open_group(device)
         for role in (Role.NOTIFY, Role.RECONNECT):
             peer = Recipient(device=device, role=role)
             router.slot(peer).attach(RemoteRef(self._stream, peer))
@@ -243,6 +249,7 @@ class HostProcess:
         self._radios[device] = ref
 
     def _stop_radio(self, device: DeviceId) -> None:
+        self._stopped.add(device)
         ref = self._radios.pop(device, None)
         if ref is not None:
             ref.stop(block=False)

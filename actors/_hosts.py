@@ -40,6 +40,7 @@ from blerun.messages import (
     Connect,
     DeviceId,
     Disconnect,
+    GetStats,
     HostDown,
     HostRecycle,
     Recipient,
@@ -145,8 +146,9 @@ class HostParts:
     """Tell the supervisor ``HostRecycle(host, incarnation, why)``."""
 
 
-# Requests a successor can simply take over: they wait on the device's state (or retry).
-_CARRIED_OVER = (Connect, Disconnect, WaitForState)
+# Requests a successor can simply take over: they wait on the device's state (or retry),
+# or ask about the device rather than the link.
+_CARRIED_OVER = (Connect, Disconnect, WaitForState, GetStats)
 
 
 class RemoteRadio(RemoteRef):
@@ -290,9 +292,10 @@ class RadioHost:
     def settle(self) -> None:
         """The host is gone: its radios take no more mail, and what they owed is settled.
 
-        A caller waiting on the device's state (connect, wait_connected, disconnect) or a
-        retrying read or write is carried over to the successor (its request waits in the
-        radio's slot); any other operation fails with ``Disconnected``.
+        A caller waiting on the device's state (connect, wait_connected, disconnect), asking
+        for its statistics, or a retrying read or write is carried over to the successor
+        (its request waits in the radio's slot); any other operation fails with
+        ``Disconnected``.
         """
         router = self._parts.router
         for radio in self._radios:

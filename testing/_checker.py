@@ -212,6 +212,8 @@ class InvariantChecker:
         last: dict[str, object] = {}
 
         def ready() -> bool:
+            if watch.escalated or watch.removed:
+                return True  # stopped meanwhile: nothing to settle
             last["state"] = watch.device.state
             if watch.device.state is not S.CONNECTED:
                 return False
@@ -238,23 +240,26 @@ class InvariantChecker:
         while subscribed, ``received`` by the runtime from bleak, ``delivered`` to the
         recording subscriptions, ``dropped`` by the fault plan, counted ``stale`` (their
         session had ended) or ``unsubscribed`` (nobody wanted them any more)."""
+        # Read downstream first: whatever is counted further down was counted upstream
+        # before, so a reading taken while notifications flow never shows more delivered
+        # than received, nor more received than sent.
         address = watch.address
-        sent = -1
-        peripheral = watch.peripheral
-        if peripheral is not None and watch.baseline is not None:
-            counters = peripheral.counters()
-            sent = (
-                counters.notifications_while_subscribed
-                - watch.baseline.notifications_while_subscribed
-            )
-        return {
-            "sent": sent,
-            "received": self.metrics.count("notifications.received", device=address),
+        account = {
             "delivered": watch.delivered(),
             "dropped": self.plan.dropped_notifications(address) if self.plan else 0,
             "stale": self.metrics.count("notifications.stale", device=address),
             "unsubscribed": self.metrics.count("notifications.unsubscribed", device=address),
+            "received": self.metrics.count("notifications.received", device=address),
+            "sent": -1,
         }
+        peripheral = watch.peripheral
+        if peripheral is not None and watch.baseline is not None:
+            counters = peripheral.counters()
+            account["sent"] = (
+                counters.notifications_while_subscribed
+                - watch.baseline.notifications_while_subscribed
+            )
+        return account
 
     def _stale_excused(self, watch: DeviceWatch) -> bool:
         """Whether a notification can have reached an ended session for a documented
@@ -276,7 +281,6 @@ class InvariantChecker:
 
         def owed() -> int:
             """What the runtime received and neither delivered nor accounted for."""
-            account.update(self.ledger(watch))
             accounted = account["dropped"] + account["delivered"]
             accounted += account["stale"] if stale_ok else 0
             accounted += account["unsubscribed"] if unsubscribed_ok else 0
@@ -286,13 +290,22 @@ class InvariantChecker:
             """What the peripheral sent while subscribed and bleak did not hand over."""
             return account["sent"] - account["received"] if peripheral is not None else 0
 
-        if watch.lossy:
+        def lossy() -> bool:
+            return watch.lossy or watch.escalated  # stopped with notifications on their way
+
+        def balanced() -> bool:
+            account.update(self.ledger(watch))
+            if lossy():
+                return True
+            return owed() <= 0 and (in_flight() <= 0 or watch.runtime_ended_sessions)
+
+        # Judged on the first reading that balanced (or the last one): what arrives after it
+        # is what a runtime-ended session lost on the air, and is not owed.
+        settled = self._wait(balanced, timeout)
+        if lossy():
             if owed() < 0:
                 self._ledger_violation(watch, account, "more delivered than received")
             return
-        settled = self._wait(
-            lambda: owed() <= 0 and (in_flight() <= 0 or watch.runtime_ended_sessions), timeout
-        )
         if owed() > 0:
             self._ledger_violation(watch, account, f"{owed()} received, never delivered")
         elif owed() < 0:

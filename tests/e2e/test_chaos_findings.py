@@ -10,9 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from blerun.actors import ConnectionState, HostPolicy, ReconnectPolicy, Runtime
+from blerun.actors import ConnectionState, HostPolicy, ReconnectPolicy, Runtime, Strategy
 from blerun.actors.errors import GattError
-from blerun.sim import HEART_RATE_MEASUREMENT, VirtualAir, heart_rate_monitor
+from blerun.messages import Role
+from blerun.sim import (
+    BODY_SENSOR_LOCATION,
+    HEART_RATE_MEASUREMENT,
+    VirtualAir,
+    heart_rate_monitor,
+)
 from blerun.testing import InMemoryMetrics
 
 from helpers import Collector, StateRecorder
@@ -80,6 +86,64 @@ def test_an_att_error_in_a_radio_host_is_an_answer_not_a_dead_host(air: VirtualA
         got.wait_count(1, timeout=10)
         assert [h.pid for h in rt.hosts()] == [host.pid]
         assert metrics.count("supervisor.host_restarts") == 0
+    finally:
+        report = rt.close(timeout=5.0)
+    assert report.clean, report
+
+
+def test_a_group_restarted_together_in_process_mode_keeps_its_radio_reachable(
+    air: VirtualAir,
+) -> None:
+    # Seeds 7 and 11 (process), Strategy.ONE_FOR_ALL: the restart stopped the radio in its
+    # host and started its successor in the same host, which found the device's slots
+    # closed by the stop: every message to the new radio was a dead letter ("radio is
+    # gone"), and the device stayed RECONNECTING.
+    metrics = InMemoryMetrics()
+    policy = ReconnectPolicy(initial=0.0, cap=0.02, jitter=0.0, attempt_timeout=10.0)
+    rt = Runtime(
+        backend=air.client_backend,
+        radio="process",
+        policy=policy,
+        metrics=metrics,
+        strategy=Strategy.ONE_FOR_ALL,
+    ).start()
+    try:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-together", rate_hz=50.0))
+        dev = rt.device(hr.address)
+        rec = StateRecorder(dev)
+        got = Collector()
+        dev.subscribe(HEART_RATE_MEASUREMENT, got)
+        dev.connect(timeout=20)
+        got.wait_count(1, timeout=10)
+        rt.crash(dev, Role.RECONNECT)  # all three restart; the radio in the same host
+        metrics.wait_count("supervisor.restarts", 1, timeout=10)
+        rec.wait_state(S.CONNECTED, count=2, timeout=20)
+        assert dev.read(BODY_SENSOR_LOCATION, timeout=10) == b"\x01"
+        seen = len(got.items)
+        got.wait_count(seen + 5, timeout=10)
+    finally:
+        report = rt.close(timeout=5.0)
+    assert report.clean, report
+
+
+def test_statistics_asked_of_a_host_that_hangs_are_answered_by_its_successor(
+    air: VirtualAir,
+) -> None:
+    # Seed 10 (process): statistics() asked while the radio host died raised Disconnected
+    # ("the radio host ... died during the operation"): the question was about the device,
+    # not the link, and the radio's successor can answer it.
+    metrics = InMemoryMetrics()
+    hosts = HostPolicy(heartbeat=0.2, hang_timeout=1.0, shutdown_timeout=0.5)
+    rt = Runtime(backend=air.client_backend, radio="process", hosts=hosts, metrics=metrics)
+    rt.start()
+    try:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-asked", rate_hz=20.0))
+        dev = rt.device(hr.address)
+        dev.connect(timeout=20)
+        rt.crash_host("freeze")  # the radio's GetStats waits in a frozen host
+        stats = dev.statistics(timeout=15)
+        assert metrics.count("supervisor.host_restarts") == 1
+        assert stats.address == hr.address
     finally:
         report = rt.close(timeout=5.0)
     assert report.clean, report
