@@ -21,10 +21,10 @@ import enum
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypedDict, Unpack
 
-from blerun.actors.errors import InvalidPolicy
+from blerun.actors.errors import InvalidArgument, InvalidPolicy
 from blerun.messages import (
     LIFECYCLE,
     Close,
@@ -116,6 +116,24 @@ class Match(TypedDict, total=False):
     """Apply at most this many times."""
 
 
+def _check_seconds(name: str, value: object) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0 <= value < float("inf"):  # type: ignore[operator]
+        raise InvalidPolicy(name, "a finite number of seconds >= 0", value)
+
+
+def _classes(types: object) -> tuple[type, ...]:
+    if types is None:
+        return ()
+    if isinstance(types, type):
+        return (types,)
+    if isinstance(types, Iterable) and not isinstance(types, str | bytes | Mapping):
+        classes = tuple(types)
+        if classes and all(isinstance(t, type) for t in classes):
+            return classes
+    raise InvalidArgument("types", "a message class, some of them, or None", types)
+
+
 class FaultPlan:
     """A seeded set of fault rules for the router.
 
@@ -128,14 +146,15 @@ class FaultPlan:
         print(plan.applied())    # what was actually injected
 
     Args:
-        seed: Seeds every rule's random streams.
+        seed: Seeds every rule's random streams (an int or a str).
         hold: Longest time (Clock seconds) a reordered message is held back when no later
             message to the same actor comes along.
     """
 
-    def __init__(self, seed: int = 0, *, hold: float = 0.05) -> None:
-        if not hold >= 0:
-            raise InvalidPolicy("FaultPlan hold", ">= 0", hold)
+    def __init__(self, seed: int | str = 0, *, hold: float = 0.05) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int | str):
+            raise InvalidArgument("seed", "an int or a str", seed)
+        _check_seconds("FaultPlan hold", hold)
         self.seed = seed
         self.hold = hold
         self._rules: list[FaultRule] = []
@@ -158,18 +177,19 @@ class FaultPlan:
         limit: int | None = None,
         seconds: float = 0.0,
     ) -> FaultPlan:
-        if not 0.0 <= probability <= 1.0:
-            raise InvalidPolicy("FaultPlan probability", "in [0, 1]", probability)
-        if seconds < 0:
-            raise InvalidPolicy("FaultPlan seconds", ">= 0", seconds)
-        if limit is not None and limit < 0:
-            raise InvalidPolicy("FaultPlan limit", "None or >= 0", limit)
-        if types is None:
-            classes: tuple[type, ...] = ()
-        elif isinstance(types, type):
-            classes = (types,)
-        else:
-            classes = tuple(types)
+        number = isinstance(probability, int | float) and not isinstance(probability, bool)
+        if not number or not 0.0 <= probability <= 1.0:
+            raise InvalidPolicy("FaultPlan probability", "a number in [0, 1]", probability)
+        _check_seconds("FaultPlan seconds", seconds)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise InvalidPolicy("FaultPlan limit", "None or an int >= 0", limit)
+        if role is not None and not isinstance(role, Role):
+            raise InvalidArgument("role", "a Role or None", role)
+        if device is not None and not isinstance(device, str):
+            raise InvalidArgument("device", "an address (str) or None", device)
+        classes = _classes(types)
         rule = FaultRule(
             kind=kind,
             types=classes,

@@ -98,10 +98,19 @@ class HostPolicy:
             raise InvalidPolicy(
                 "HostPolicy.hang_timeout", f"> heartbeat ({self.heartbeat:g})", self.hang_timeout
             )
-        for name in ("recycle_after", "max_rss", "max_fds"):
+        recycle = self.recycle_after
+        if recycle is not None and (
+            isinstance(recycle, bool)
+            or not isinstance(recycle, int | float)
+            or not 0 < recycle < float("inf")
+        ):
+            raise InvalidPolicy("HostPolicy.recycle_after", "None or seconds > 0", recycle)
+        for name in ("max_rss", "max_fds"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise InvalidPolicy(f"HostPolicy.{name}", "None or > 0", value)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidPolicy(f"HostPolicy.{name}", "None or an int > 0", value)
 
     def recycle_reason(self, uptime: float, pong: Pong) -> str | None:
         """Why a host should be recycled now, or ``None``."""

@@ -30,7 +30,7 @@ from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._router import Router
 from blerun.actors._shutdown import remove_group, shut_down
 from blerun.actors._supervisor import SupervisorActor
-from blerun.actors._targets import LinkArgs, link_options
+from blerun.actors._targets import LinkArgs, check_backend, link_options
 from blerun.actors._validate import (
     check_count,
     check_timeout,
@@ -103,6 +103,15 @@ class Runtime:
     ) -> None:
         if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
             raise InvalidArgument("loop", "an asyncio event loop or None", loop)
+        check_backend(backend)
+        if clock is not None and not _has_methods(clock, "now", "call_later"):
+            raise InvalidArgument("clock", "a Clock (now() and call_later()) or None", clock)
+        if metrics is not None and not _has_methods(metrics, "increment", "observe"):
+            raise InvalidArgument(
+                "metrics", "a Metrics (increment() and observe()) or None", metrics
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgument("seed", "an int or None", seed)
         if policy is not None and not isinstance(policy, ReconnectPolicy):
             raise InvalidArgument("policy", "a ReconnectPolicy or None", policy)
         if faults is not None and not isinstance(faults, FaultPlan):
@@ -222,8 +231,8 @@ class Runtime:
             UsageError: a bad argument (named), or the device is already managed with
                 other options.
         """
-        core = self._add(target, policy, backend, link)
         seconds = self._default_timeout if timeout is None else check_timeout(timeout)
+        core = self._add(target, policy, backend, link)
         try:
             core.started.result(seconds)
         except concurrent.futures.TimeoutError:
@@ -307,9 +316,11 @@ class Runtime:
         """Close one device: tear its link down and stop its actors, within ``timeout``.
 
         Its listeners hear CLOSED; its handles stay closed (``RuntimeClosed``), even if
-        the address is added again. Returns what did not stop in time. Never raises.
+        the address is added again. Returns what did not stop in time. Never raises for
+        what the device or the radio do; a ``device`` that is not one of this runtime's is
+        refused (``InvalidArgument``).
         """
-        core = device._core
+        core = self._core_of(device)
         deadline = monotonic() + teardown_timeout(timeout, 5.0)
         if core.removed or self._parts is None:
             return []
@@ -323,9 +334,24 @@ class Runtime:
     # --- fault injection ----------------------------------------------------------------
 
     def crash(self, device: Device | AsyncDevice, role: Role, note: str = "") -> None:
-        """Make one actor of ``device`` crash, as a bug would (fault injection)."""
-        core = device._core
-        self._running().router.slot_for(core.device, role).tell(Poison(note=note))
+        """Make one actor of ``device`` crash, as a bug would (fault injection).
+
+        Raises:
+            InvalidArgument: ``device`` is not this runtime's, or ``role`` not one of its
+                actors (``Role.RADIO``, ``Role.RECONNECT``, ``Role.NOTIFY``).
+        """
+        core = self._core_of(device)
+        if role not in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
+            raise InvalidArgument("role", "Role.RADIO, Role.RECONNECT or Role.NOTIFY", role)
+        self._running().router.slot_for(core.device, role).tell(Poison(note=str(note)))
+
+    def _core_of(self, device: object) -> DeviceCore:
+        core = getattr(device, "_core", None)
+        if not isinstance(device, Device | AsyncDevice) or not isinstance(core, DeviceCore):
+            raise InvalidArgument("device", "a Device or AsyncDevice of this runtime", device)
+        if self._parts is not None and core.router is not self._parts.router:
+            raise InvalidArgument("device", "a device of this runtime", device)
+        return core
 
     def hosts(self) -> tuple[HostInfo, ...]:
         """The radio host processes running now (empty in-process)."""
@@ -342,6 +368,10 @@ class Runtime:
         loop, as a native call that never returns would. Returns the host's pid, or
         ``None`` when there is no such host.
         """
+        if how not in ("kill", "freeze", "wedge"):
+            raise InvalidPolicy("how", "'kill', 'freeze' or 'wedge'", how)
+        if adapter is not None and not isinstance(adapter, str):
+            raise InvalidArgument("adapter", "an adapter name (str) or None", adapter)
         hosts = self._running().hosts
         if hosts is None:
             raise UsageError("crash_host() needs Runtime(radio='process')")
@@ -399,3 +429,7 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _has_methods(value: object, *names: str) -> bool:
+    return all(callable(getattr(value, name, None)) for name in names)

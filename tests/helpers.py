@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import threading
 from collections.abc import Callable
 
-from blerun.actors import AsyncDevice, ConnectionState, Device, Notification, StateChanged
+from blerun.actors import (
+    AsyncDevice,
+    ConnectionState,
+    Device,
+    Notification,
+    Runtime,
+    StateChanged,
+)
 from blerun.messages import Connect, GetStats, Role
+
+from scripted import ScriptedPeripheral
 
 
 class StateRecorder:
@@ -80,3 +90,18 @@ def settle(device: Device) -> None:
         device.tell(role, GetStats(request_id=request_id))
         future.result(5)
     device.wait_delivered(timeout=5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Connected:
+    """A device connected over the scripted backend, and what a test checks it with."""
+
+    runtime: Runtime
+    device: Device
+    peripheral: ScriptedPeripheral
+    """Its scripted heart-rate monitor."""
+    events: StateRecorder
+    """Its state events, recorded from before the connect."""
+    notes: Collector
+    """What a subscription to the heart-rate measurement (made before the connect, so
+    re-applied on every connection) received."""
