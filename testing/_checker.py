@@ -119,10 +119,14 @@ class InvariantChecker:
         self, device: Device | AsyncDevice, *, peripheral: CountedPeripheral | None = None
     ) -> DeviceWatch:
         """Start recording ``device`` (before it is used); ``peripheral`` is its emulation."""
-        watch = DeviceWatch(device, peripheral, self._on_watch_violation)
+        watch = DeviceWatch(device, peripheral, self._on_watch_violation, self._events_delayed)
         with self._lock:
             self._watches.append(watch)
         return watch
+
+    def _events_delayed(self) -> bool:
+        applied = self.plan.applied() if self.plan is not None else {}
+        return any(applied.get(f"{kind}:StateChanged", 0) for kind in ("delay", "reorder"))
 
     def _on_watch_violation(self, violation: Violation) -> None:
         self.report(violation)

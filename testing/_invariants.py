@@ -16,7 +16,10 @@ class Invariant(enum.Enum):
     """``state_version`` grows by exactly one per transition: each transition is seen by a
     listener once, none is skipped, none comes twice."""
     STALE = "stale-session"
-    """No notification is delivered after a later session was announced (CONNECTED)."""
+    """No notification is delivered after a later session was announced (CONNECTED) to
+    the device's listeners. Not judged once the fault plan delayed or reordered the state
+    events themselves: then the actors learn that a session ended after the listeners do,
+    and what reached them before that is delivered, not lost."""
     DUPLICATE = "duplicate"
     """No notification is delivered twice to one subscription."""
     ORDER = "order"

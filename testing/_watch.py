@@ -58,11 +58,16 @@ class DeviceWatch:
         device: Device | AsyncDevice,
         peripheral: CountedPeripheral | None,
         report: Callable[[Violation], None],
+        events_delayed: Callable[[], bool] = lambda: False,
     ) -> None:
         self.device = device
         self.address = device.address
         self.peripheral = peripheral
         self._report = report
+        self._events_delayed = events_delayed
+        self.late = 0
+        """Notifications delivered after a newer session was announced, while the plan
+        delayed the state events (see ``Invariant.STALE``)."""
         self._lock = threading.Lock()
         self.events: list[StateChanged] = []
         self._last_state = device.state
@@ -156,7 +161,10 @@ class DeviceWatch:
             ledger.last[key] = max(note.seq, previous or 0)
             older_session = note.session < ledger.latest_session
             ledger.latest_session = max(ledger.latest_session, note.session)
-        if note.session < latest:
+        if note.session < latest and self._events_delayed():
+            with self._lock:
+                self.late += 1
+        elif note.session < latest:
             self._violation(
                 Invariant.STALE,
                 f"seq {note.seq} of session {note.session} delivered after CONNECTED "
