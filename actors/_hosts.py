@@ -92,8 +92,12 @@ class HostPolicy:
     def __post_init__(self) -> None:
         for name in ("heartbeat", "hang_timeout", "shutdown_timeout"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise InvalidPolicy(f"HostPolicy.{name}", "a number of seconds > 0", value)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < float("inf")
+            ):
+                raise InvalidPolicy(f"HostPolicy.{name}", "a finite number of seconds > 0", value)
         if self.hang_timeout <= self.heartbeat:
             raise InvalidPolicy(
                 "HostPolicy.hang_timeout", f"> heartbeat ({self.heartbeat:g})", self.hang_timeout

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -36,8 +37,12 @@ from blerun.testing import FakeClock, FaultPlan
 from helpers import Connected
 from scripted import CONTROL, HR_MEASUREMENT, SENSOR
 
+# The suite draws the same examples on every run (derandomized); to hunt for new ones, run
+# it with BLERUN_EXPLORE=500 (examples per test, freshly drawn).
+_EXPLORE = int(os.environ.get("BLERUN_EXPLORE", "0"))
 EXAMPLES = settings(
-    max_examples=60,
+    max_examples=_EXPLORE or 60,
+    derandomize=not _EXPLORE,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
 )
@@ -138,7 +143,7 @@ POLICY_FIELDS: Mapping[str, Callable[[object], bool]] = {
 def test_reconnect_policy_refuses_garbage(field: str) -> None:
     @EXAMPLES
     @given(garbage_for(POLICY_FIELDS[field]))
-    def check(value: object) -> None:
+    def check(value: Any) -> None:
         refused(lambda: ReconnectPolicy(**{field: value}), field)
 
     check()
@@ -158,7 +163,7 @@ HOST_FIELDS: Mapping[str, Callable[[object], bool]] = {
 def test_host_policy_refuses_garbage(field: str) -> None:
     @EXAMPLES
     @given(garbage_for(HOST_FIELDS[field]))
-    def check(value: object) -> None:
+    def check(value: Any) -> None:
         refused(lambda: HostPolicy(**{field: value}), field)
 
     check()
@@ -184,7 +189,7 @@ RULE_OPTIONS: Mapping[str, Callable[[object], bool]] = {
 def test_fault_plan_rules_refuse_garbage(option: str) -> None:
     @EXAMPLES
     @given(garbage_for(RULE_OPTIONS[option]))
-    def check(value: object) -> None:
+    def check(value: Any) -> None:
         refused(lambda: FaultPlan().drop(**{option: value}), option)
 
     check()
@@ -193,10 +198,10 @@ def test_fault_plan_rules_refuse_garbage(option: str) -> None:
 def test_fault_plan_refuses_garbage() -> None:
     @EXAMPLES
     @given(garbage_for(_types), garbage_for(_seconds), garbage_for(_seconds), st.data())
-    def check(types: object, seconds: object, hold: object, data: st.DataObject) -> None:
-        refused(lambda: FaultPlan().reorder(types), "types")  # type: ignore[arg-type]
-        refused(lambda: FaultPlan().delay(seconds=seconds), "seconds")  # type: ignore[arg-type]
-        refused(lambda: FaultPlan(hold=hold), "hold")  # type: ignore[arg-type]
+    def check(types: Any, seconds: Any, hold: Any, data: st.DataObject) -> None:
+        refused(lambda: FaultPlan().reorder(types), "types")
+        refused(lambda: FaultPlan().delay(seconds=seconds), "seconds")
+        refused(lambda: FaultPlan(hold=hold), "hold")
         seed = data.draw(garbage_for(lambda v: isinstance(v, int | str) and v is not True))
         if seed is not False:
             refused(lambda: FaultPlan(seed=seed), "seed")
@@ -205,14 +210,14 @@ def test_fault_plan_refuses_garbage() -> None:
 
 
 def test_fake_clock_refuses_garbage() -> None:
-    finite = lambda v: _number(v) and math.isfinite(v)  # type: ignore[arg-type]  # noqa: E731
+    finite = lambda v: _number(v) and math.isfinite(v)  # noqa: E731
 
     @EXAMPLES
     @given(garbage_for(finite), garbage_for(_optional(_seconds)), garbage_for(_seconds))
-    def check(start: object, threshold: object, step: object) -> None:
-        refused(lambda: FakeClock(start=start), "start")  # type: ignore[arg-type]
-        refused(lambda: FakeClock(autojump_threshold=threshold), "autojump_threshold")  # type: ignore[arg-type]
-        refused(lambda: FakeClock().advance(step), "seconds")  # type: ignore[arg-type]
+    def check(start: Any, threshold: Any, step: Any) -> None:
+        refused(lambda: FakeClock(start=start), "start")
+        refused(lambda: FakeClock(autojump_threshold=threshold), "autojump_threshold")
+        refused(lambda: FakeClock().advance(step), "seconds")
 
     check()
 
@@ -244,7 +249,7 @@ RUNTIME_OPTIONS: Mapping[str, Callable[[object], bool]] = {
 def test_runtime_refuses_garbage_options(option: str) -> None:
     @EXAMPLES
     @given(garbage_for(RUNTIME_OPTIONS[option]))
-    def check(value: object) -> None:
+    def check(value: Any) -> None:
         refused(lambda: Runtime(**{option: value}), option)
 
     check()
@@ -284,23 +289,23 @@ def test_runtime_methods_refuse_garbage(connected: Connected) -> None:
         st.data(),
     )
     def check(
-        target: object,
-        device: object,
-        role: object,
-        how: object,
-        timeout: object,
+        target: Any,
+        device: Any,
+        role: Any,
+        how: Any,
+        timeout: Any,
         option: str,
         data: st.DataObject,
     ) -> None:
         refused(lambda: rt.device(target), "target")
         refused(lambda: rt.async_device(target), "target")
-        refused(lambda: rt.device("AA:BB:CC:DD:EE:42", timeout=timeout), "timeout")  # type: ignore[arg-type]
+        refused(lambda: rt.device("AA:BB:CC:DD:EE:42", timeout=timeout), "timeout")
         value = data.draw(garbage_for(link_options[option]))
         refused(lambda: rt.device("AA:BB:CC:DD:EE:43", **{option: value}), option)
-        refused(lambda: rt.remove(device), "device")  # type: ignore[arg-type]
-        refused(lambda: rt.crash(device, Role.RADIO), "device")  # type: ignore[arg-type]
-        refused(lambda: rt.crash(dev, role), "role")  # type: ignore[arg-type]
-        refused(lambda: rt.crash_host(how), "how")  # type: ignore[arg-type]
+        refused(lambda: rt.remove(device), "device")
+        refused(lambda: rt.crash(device, Role.RADIO), "device")
+        refused(lambda: rt.crash(dev, role), "role")
+        refused(lambda: rt.crash_host(how), "how")
         serving(connected)
 
     check()
@@ -318,18 +323,18 @@ def test_device_calls_refuse_garbage(connected: Connected) -> None:
 
     @EXAMPLES
     @given(not_a_uuid, not_a_timeout, not_a_flag)
-    def check(uuid: object, timeout: object, flag: object) -> None:
+    def check(uuid: Any, timeout: Any, flag: Any) -> None:
         refused(lambda: dev.read(uuid), "uuid")
-        refused(lambda: dev.read(SENSOR, timeout=timeout), "timeout")  # type: ignore[arg-type]
-        refused(lambda: dev.read(SENSOR, retry=flag), "retry")  # type: ignore[arg-type]
+        refused(lambda: dev.read(SENSOR, timeout=timeout), "timeout")
+        refused(lambda: dev.read(SENSOR, retry=flag), "retry")
         refused(lambda: dev.write(uuid, b"\x01"), "uuid")
-        refused(lambda: dev.write(CONTROL, b"\x01", response=flag), "response")  # type: ignore[arg-type]
-        refused(lambda: dev.write(CONTROL, b"\x01", retry=flag), "retry")  # type: ignore[arg-type]
-        refused(lambda: dev.write(CONTROL, b"\x01", timeout=timeout), "timeout")  # type: ignore[arg-type]
-        refused(lambda: dev.connect(timeout=timeout), "timeout")  # type: ignore[arg-type]
-        refused(lambda: dev.wait_connected(timeout=timeout), "timeout")  # type: ignore[arg-type]
-        refused(lambda: dev.statistics(timeout=timeout), "timeout")  # type: ignore[arg-type]
-        refused(lambda: dev.wait_delivered(timeout=timeout), "timeout")  # type: ignore[arg-type]
+        refused(lambda: dev.write(CONTROL, b"\x01", response=flag), "response")
+        refused(lambda: dev.write(CONTROL, b"\x01", retry=flag), "retry")
+        refused(lambda: dev.write(CONTROL, b"\x01", timeout=timeout), "timeout")
+        refused(lambda: dev.connect(timeout=timeout), "timeout")
+        refused(lambda: dev.wait_connected(timeout=timeout), "timeout")
+        refused(lambda: dev.statistics(timeout=timeout), "timeout")
+        refused(lambda: dev.wait_delivered(timeout=timeout), "timeout")
         serving(connected)
 
     check()
@@ -346,15 +351,15 @@ def test_payloads_callbacks_and_decode_options_are_refused(connected: Connected)
         garbage_for(_optional(callable)),
         garbage_for(lambda v: v in ("deliver", "skip")),
     )
-    def check(data: object, callback: object, decode: object, errors: object) -> None:
-        refused(lambda: dev.write(CONTROL, data), "data")  # type: ignore[arg-type]
-        refused(lambda: dev.subscribe(HR_MEASUREMENT, callback), "callback")  # type: ignore[arg-type]
-        refused(lambda: dev.subscribe(HR_MEASUREMENT, print, decode=decode), "decode")  # type: ignore[arg-type]
+    def check(data: Any, callback: Any, decode: Any, errors: Any) -> None:
+        refused(lambda: dev.write(CONTROL, data), "data")
+        refused(lambda: dev.subscribe(HR_MEASUREMENT, callback), "callback")
+        refused(lambda: dev.subscribe(HR_MEASUREMENT, print, decode=decode), "decode")
         refused(
-            lambda: dev.subscribe(HR_MEASUREMENT, print, on_decode_error=errors),  # type: ignore[arg-type]
+            lambda: dev.subscribe(HR_MEASUREMENT, print, on_decode_error=errors),
             "on_decode_error",
         )
-        refused(lambda: dev.on_state_change(callback), "callback")  # type: ignore[arg-type]
+        refused(lambda: dev.on_state_change(callback), "callback")
         serving(connected)
 
     check()
@@ -371,8 +376,8 @@ def test_messages_of_the_wrong_kind_are_refused_before_they_reach_an_actor(
         st.sampled_from([Role.RADIO, Role.RECONNECT, Role.NOTIFY]),
         GARBAGE,
     )
-    def check(role: object, actor: Role, message: object) -> None:
-        refused(lambda: dev.tell(role, Connect(request_id=0)), "role")  # type: ignore[arg-type]
+    def check(role: Any, actor: Role, message: Any) -> None:
+        refused(lambda: dev.tell(role, Connect(request_id=0)), "role")
         if not isinstance(message, GetStats):  # every actor answers GetStats
             refused(lambda: dev.tell(actor, message), "message")
         refused(lambda: dev.tell(Role.NOTIFY, Connect(request_id=0)), "message")
@@ -387,11 +392,11 @@ def test_async_device_refuses_garbage(connected: Connected) -> None:
 
     @EXAMPLES
     @given(not_a_uuid, not_a_timeout, garbage_for(_int_at_least(1)), not_a_flag)
-    def check(uuid: object, timeout: object, maxsize: object, flag: object) -> None:
+    def check(uuid: Any, timeout: Any, maxsize: Any, flag: Any) -> None:
         refused(lambda: dev.notifications(uuid), "uuid")
-        refused(lambda: dev.notifications(HR_MEASUREMENT, maxsize=maxsize), "maxsize")  # type: ignore[arg-type]
-        refused(lambda: asyncio.run(dev.read(SENSOR, timeout=timeout)), "timeout")  # type: ignore[arg-type]  # noqa: TID251
-        refused(lambda: asyncio.run(dev.read(SENSOR, retry=flag)), "retry")  # type: ignore[arg-type]  # noqa: TID251
+        refused(lambda: dev.notifications(HR_MEASUREMENT, maxsize=maxsize), "maxsize")
+        refused(lambda: asyncio.run(dev.read(SENSOR, timeout=timeout)), "timeout")  # noqa: TID251
+        refused(lambda: asyncio.run(dev.read(SENSOR, retry=flag)), "retry")  # noqa: TID251
         serving(connected)
 
     check()
@@ -405,11 +410,11 @@ def test_teardown_takes_any_bound_and_never_raises(connected: Connected) -> None
 
     @EXAMPLES
     @given(GARBAGE)
-    def check(bound: object) -> None:
+    def check(bound: Any) -> None:
         sub = dev.subscribe(HR_MEASUREMENT, print)
-        assert isinstance(sub.cancel(bound), bool)  # type: ignore[arg-type]
+        assert isinstance(sub.cancel(bound), bool)
         assert sub.cancelled
-        dev.disconnect(min(0.5, bound) if _seconds(bound) else bound)  # type: ignore[arg-type]
+        dev.disconnect(min(0.5, bound) if _seconds(bound) else bound)
         dev.connect(timeout=5)
         serving(connected)
 

@@ -7,9 +7,10 @@ Each test names the campaign run that found it (``python -m blerun.testing --run
 from __future__ import annotations
 
 import collections
+import functools
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bleak.exc import BleakGATTProtocolError
 
@@ -19,10 +20,16 @@ from blerun.messages import NotificationBatch, Role, StateChanged
 from blerun.testing import FakeClock, FaultPlan, InMemoryMetrics
 
 from helpers import Collector, StateRecorder, settle, start_connect
-from scripted import HANG, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
+from scripted import HANG, HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 S = ConnectionState
 FAST = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)
+
+
+def _notify(world: ScriptedWorld, peripheral: ScriptedPeripheral, values: Iterable[int]) -> None:
+    """One notification per loop iteration: one NotificationBatch each."""
+    for value in values:
+        world.run(functools.partial(peripheral.notify, HR_MEASUREMENT, bytes([value])))
 
 
 def test_a_restarted_notification_actor_picks_up_its_session_where_it_was(
@@ -40,13 +47,11 @@ def test_a_restarted_notification_actor_picks_up_its_session_where_it_was(
     dev.subscribe(HR_MEASUREMENT, got)
     dev.connect(timeout=5)
     peripheral.wait_until(lambda p: HR_MEASUREMENT in p.handlers)
-    for value in range(3):  # one batch each
-        world.run(lambda value=value: peripheral.notify(HR_MEASUREMENT, bytes([value])))
+    _notify(world, peripheral, range(3))
     got.wait_count(3)
     rt.crash(dev, Role.NOTIFY)
     metrics.wait_count("supervisor.restarts", 1)
-    for value in range(3, 6):
-        world.run(lambda value=value: peripheral.notify(HR_MEASUREMENT, bytes([value])))
+    _notify(world, peripheral, range(3, 6))
     settle(dev)
     world.run(peripheral.drop)  # the session ends: nothing it brought may be lost
     rec.wait_state(S.RECONNECTING)
@@ -72,8 +77,7 @@ def test_batches_held_behind_a_lost_one_are_delivered_when_the_session_ends(
     dev.connect(timeout=5)
     peripheral.wait_until(lambda p: HR_MEASUREMENT in p.handlers)
     plan.drop(NotificationBatch, limit=1)
-    for value in range(4):  # one batch each; the first is lost on its way
-        world.run(lambda value=value: peripheral.notify(HR_MEASUREMENT, bytes([value])))
+    _notify(world, peripheral, range(4))
     settle(dev)
     world.run(peripheral.drop)
     rec.wait_state(S.RECONNECTING)
@@ -98,8 +102,7 @@ def test_batches_held_by_a_notification_actor_that_is_stopped_are_delivered(
     dev.connect(timeout=5)
     peripheral.wait_until(lambda p: HR_MEASUREMENT in p.handlers)
     plan.drop(NotificationBatch, limit=1)
-    for value in range(4):
-        world.run(lambda value=value: peripheral.notify(HR_MEASUREMENT, bytes([value])))
+    _notify(world, peripheral, range(4))
     settle(dev)
     assert got.items == []  # held behind the lost batch (the window never elapses)
     rt.crash(dev, Role.RECONNECT)
@@ -128,8 +131,7 @@ def test_a_restarted_notification_actor_continues_its_session_before_the_resync(
     plan.delay(StateChanged, seconds=60.0, role=Role.NOTIFY, limit=1)  # the resync
     rt.crash(dev, Role.NOTIFY)
     metrics.wait_count("supervisor.restarts", 1)
-    for value in (1, 2):
-        world.run(lambda value=value: peripheral.notify(HR_MEASUREMENT, bytes([value])))
+    _notify(world, peripheral, (1, 2))
     settle(dev)
     world.run(peripheral.drop)
     rec.wait_state(S.RECONNECTING)
