@@ -161,7 +161,7 @@ class FaultPlan:
         self._streams: dict[tuple[int, Recipient], random.Random] = {}
         self._uses: Counter[int] = Counter()
         self._applied: Counter[tuple[FaultKind, str]] = Counter()
-        self._dropped_notifications: Counter[str] = Counter()
+        self._notifications: Counter[tuple[FaultKind, str]] = Counter()
         # Rules are consulted from every sending thread; the plan is test machinery
         # shared by all of them, not actor state.
         self._lock = threading.Lock()
@@ -245,9 +245,9 @@ class FaultPlan:
                     continue
                 self._uses[index] += 1
                 self._applied[(rule.kind, type(message).__name__)] += 1
-                if rule.kind is FaultKind.DROP and isinstance(message, NotificationBatch):
+                if isinstance(message, NotificationBatch):
                     address = recipient.device.address if recipient.device else ""
-                    self._dropped_notifications[address] += len(message.items)
+                    self._notifications[(rule.kind, address)] += len(message.items)
                 return Decision(rule.kind, rule.seconds)
         return _DELIVER
 
@@ -261,7 +261,16 @@ class FaultPlan:
 
         What a test needs to reconcile what a peripheral sent with what was delivered.
         """
+        return self._count_notifications(FaultKind.DROP, address)
+
+    def duplicated_notifications(self, address: str | None = None) -> int:
+        """Notifications in the batches this plan delivered twice (the extra copies)."""
+        return self._count_notifications(FaultKind.DUPLICATE, address)
+
+    def _count_notifications(self, kind: FaultKind, address: str | None) -> int:
         with self._lock:
-            if address is None:
-                return sum(self._dropped_notifications.values())
-            return self._dropped_notifications[address]
+            return sum(
+                n
+                for (counted, to), n in self._notifications.items()
+                if counted is kind and (address is None or to == address)
+            )

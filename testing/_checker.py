@@ -241,19 +241,24 @@ class InvariantChecker:
 
     def ledger(self, watch: DeviceWatch) -> dict[str, int]:
         """Where the notifications of ``watch``'s device went: ``sent`` by the peripheral
-        while subscribed, ``received`` by the runtime from bleak, ``delivered`` to the
-        recording subscriptions, ``dropped`` by the fault plan, counted ``stale`` (their
-        session had ended) or ``unsubscribed`` (nobody wanted them any more)."""
+        while subscribed, ``received`` by the runtime from bleak (plus the copies the plan
+        ``duplicated``), ``delivered`` to the recording subscriptions, ``dropped`` by the
+        fault plan, or counted by the runtime: ``stale`` (their session had ended),
+        ``out_of_order`` (a copy of one already delivered), ``unsubscribed`` (nobody
+        wanted them any more). Each copy is counted where it ended."""
         # Read downstream first: whatever is counted further down was counted upstream
         # before, so a reading taken while notifications flow never shows more delivered
         # than received, nor more received than sent.
         address = watch.address
+        plan, count = self.plan, self.metrics.count
         account = {
             "delivered": watch.delivered(),
-            "dropped": self.plan.dropped_notifications(address) if self.plan else 0,
-            "stale": self.metrics.count("notifications.stale", device=address),
-            "unsubscribed": self.metrics.count("notifications.unsubscribed", device=address),
-            "received": self.metrics.count("notifications.received", device=address),
+            "dropped": plan.dropped_notifications(address) if plan else 0,
+            "stale": count("notifications.stale", device=address),
+            "unsubscribed": count("notifications.unsubscribed", device=address),
+            "out_of_order": count("notifications.out_of_order", device=address),
+            "duplicated": plan.duplicated_notifications(address) if plan else 0,
+            "received": count("notifications.received", device=address),
             "sent": -1,
         }
         peripheral = watch.peripheral
@@ -285,10 +290,10 @@ class InvariantChecker:
 
         def owed() -> int:
             """What the runtime received and neither delivered nor accounted for."""
-            accounted = account["dropped"] + account["delivered"]
+            accounted = account["dropped"] + account["delivered"] + account["out_of_order"]
             accounted += account["stale"] if stale_ok else 0
             accounted += account["unsubscribed"] if unsubscribed_ok else 0
-            return account["received"] - accounted
+            return account["received"] + account["duplicated"] - accounted
 
         def in_flight() -> int:
             """What the peripheral sent while subscribed and bleak did not hand over."""
@@ -314,6 +319,8 @@ class InvariantChecker:
             self._ledger_violation(watch, account, f"{owed()} received, never delivered")
         elif owed() < 0:
             self._ledger_violation(watch, account, f"{-owed()} more delivered than received")
+        if account["out_of_order"] > account["duplicated"]:
+            self._ledger_violation(watch, account, "discarded as out of order, not duplicated")
         if not stale_ok and account["stale"]:
             self._ledger_violation(watch, account, "dropped as stale, yet no session ended early")
         if not unsubscribed_ok and account["unsubscribed"]:

@@ -6,11 +6,19 @@ Each names the campaign run that found it (``python -m blerun.testing --runs 1 -
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from blerun.actors import ConnectionState, HostPolicy, ReconnectPolicy, Runtime, Strategy
+from blerun.actors import (
+    ConnectionState,
+    Device,
+    HostPolicy,
+    ReconnectPolicy,
+    Runtime,
+    Strategy,
+)
 from blerun.actors.errors import GattError
 from blerun.messages import Role
 from blerun.sim import (
@@ -19,7 +27,7 @@ from blerun.sim import (
     VirtualAir,
     heart_rate_monitor,
 )
-from blerun.testing import InMemoryMetrics
+from blerun.testing import InMemoryMetrics, InvariantChecker
 
 from helpers import Collector, StateRecorder
 
@@ -147,3 +155,77 @@ def test_statistics_asked_of_a_host_that_hangs_are_answered_by_its_successor(
     finally:
         report = rt.close(timeout=5.0)
     assert report.clean, report
+
+
+def test_what_a_radio_stopped_in_its_host_flushes_on_its_way_out_is_not_lost(
+    air: VirtualAir,
+) -> None:
+    # Seeds 20 and 400 (process), Strategy.ONE_FOR_ALL: the host closed a stopped radio's
+    # slots at once, so the notifications it flushed as it went (received, and counted)
+    # were dead letters: neither delivered nor counted as stale.
+    policy = ReconnectPolicy(initial=0.0, cap=0.02, jitter=0.0, attempt_timeout=10.0)
+    hr = air.add_peripheral(heart_rate_monitor(name="HR-flushing", rate_hz=200.0))
+    with InvariantChecker() as checker:
+        rt = Runtime(
+            backend=air.client_backend,
+            radio="process",
+            policy=policy,
+            metrics=checker.metrics,
+            strategy=Strategy.ONE_FOR_ALL,
+        ).start()
+        dev = rt.device(hr.address)
+        watch = checker.watch(dev, peripheral=hr)
+        dev.subscribe(HEART_RATE_MEASUREMENT, watch.callback(HEART_RATE_MEASUREMENT))
+        checker.call(watch, "connect", dev.connect, timeout=20)
+        rec = StateRecorder(dev)
+        watch.runtime_ended_sessions = True  # each restart tears the link down
+        for restart in range(1, 6):
+            rt.crash(dev, Role.NOTIFY)  # all three restart, the radio in its host
+            rec.wait_state(S.CONNECTED, count=restart, timeout=20)
+        checker.settle(timeout=10)
+        checker.close(rt, timeout=5.0)
+    assert checker.violations() == []
+
+
+def test_a_caller_waiting_on_a_radio_restarted_in_its_host_waits_for_the_successor(
+    air: VirtualAir,
+) -> None:
+    # The in-process fix of seed 65 (a group restarted together keeps the callers waiting
+    # for a state), in process mode: the stopped radio hands its waiting callers over in
+    # its host, where its slot is closed, and they got RuntimeClosed.
+    metrics = InMemoryMetrics()
+    policy = ReconnectPolicy(initial=0.0, cap=0.02, jitter=0.0, attempt_timeout=30.0)
+    rt = Runtime(
+        backend=air.client_backend,
+        radio="process",
+        policy=policy,
+        metrics=metrics,
+        strategy=Strategy.ONE_FOR_ALL,
+    ).start()
+    try:
+        hr = air.add_peripheral(heart_rate_monitor(name="HR-awaited", rate_hz=20.0))
+        hr.stop_advertising()  # the connect waits
+        dev = rt.device(hr.address)
+        rec = StateRecorder(dev)
+        outcome: list[BaseException | None] = []
+        waiter = threading.Thread(target=_connect_into, args=(dev, outcome))
+        waiter.start()
+        rec.wait_state(S.CONNECTING, timeout=20)
+        rt.crash(dev, Role.NOTIFY)
+        metrics.wait_count("supervisor.restarts", 1, timeout=10)
+        rec.wait_state(S.RECONNECTING, timeout=20)  # the successor took over
+        hr.resume_advertising()
+        waiter.join(30)
+        assert outcome == [None]
+        assert dev.state is S.CONNECTED
+    finally:
+        report = rt.close(timeout=5.0)
+    assert report.clean, report
+
+
+def _connect_into(dev: Device, outcome: list[BaseException | None]) -> None:
+    try:
+        dev.connect(timeout=25)
+        outcome.append(None)
+    except Exception as exc:  # recorded, checked by the test
+        outcome.append(exc)
