@@ -72,7 +72,8 @@ class DeviceWatch:
         self.events: list[StateChanged] = []
         self._last_state = device.state
         self._last_version = device.state_version
-        self._latest_connected = 0
+        # Watching a connected device: its session is the newest one announced.
+        self._latest_connected = self._last_version if self._last_state is S.CONNECTED else 0
         self._ledgers: dict[int, _Ledger] = {}
         self.wants_connected = False
         self.removed = False
