@@ -240,9 +240,10 @@ class Device(_Facade):
     def wait_delivered(self, timeout: float | None = None) -> None:
         """Wait until everything this device received so far reached its callbacks.
 
-        Every notification routed and every state event published before this call has
-        been handed to its subscriber callback or listener when it returns (callbacks run
-        on the device's lane, so a test that checks what a callback saw waits for this).
+        Every notification bleak delivered and every state event published before this
+        call has been handed to its subscriber callback or listener when it returns
+        (callbacks run on the device's lane, so a test that checks what a callback saw
+        waits for this).
         Called from one of this device's own callbacks it would wait for itself, and
         raises ``WrongThread``.
         """

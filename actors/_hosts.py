@@ -40,6 +40,7 @@ from blerun.messages import (
     Connect,
     DeviceId,
     Disconnect,
+    Drain,
     GetStats,
     HostDown,
     HostRecycle,
@@ -161,7 +162,7 @@ class HostParts:
 
 # Requests a successor can simply take over: they wait on the device's state (or retry),
 # or ask about the device rather than the link.
-_CARRIED_OVER = (Connect, Disconnect, WaitForState, GetStats)
+_CARRIED_OVER = (Connect, Disconnect, WaitForState, GetStats, Drain)
 
 
 def _carried(message: object) -> bool:

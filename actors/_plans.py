@@ -197,7 +197,7 @@ def wait_delivered(core: DeviceCore, timeout: float | None) -> Plan:
     seconds = core.seconds(timeout)
     return Plan(
         "wait_delivered",
-        Role.NOTIFY,
+        Role.RADIO,
         seconds,
         lambda rid: Drain(request_id=rid),
         core.op_timeout("wait_delivered", seconds),

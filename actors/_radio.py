@@ -44,6 +44,7 @@ from blerun.messages import (
     ConnectionState,
     Disconnect,
     DisconnectDone,
+    Drain,
     Escalate,
     GetServices,
     GetStats,
@@ -177,6 +178,12 @@ class RadioActor(DeviceActor):
                 self._on_give_up(msg)
             case Resync():
                 self.ctx.slot(msg.peer).tell(st.last_event)
+            case Drain():
+                # What bleak handed over in this loop iteration is still in the sink: it
+                # goes out first, so the barrier comes after it.
+                if self._session is not None:
+                    self._session.sink.flush()
+                self.ctx.slot(Role.NOTIFY).tell(msg)
             case GetStats() | Poison():
                 pass  # answered by the prologue (DeviceActor.on_receive)
             case _:

@@ -16,10 +16,10 @@ from bleak.exc import BleakGATTProtocolError
 
 from blerun.actors import ConnectionState, ReconnectPolicy, Runtime, Strategy
 from blerun.actors.errors import Disconnected, GattError
-from blerun.messages import NotificationBatch, Role, StateChanged
+from blerun.messages import Drain, NotificationBatch, Role, StateChanged
 from blerun.testing import FakeClock, FaultPlan, InMemoryMetrics
 
-from helpers import Collector, StateRecorder, settle, start_connect
+from helpers import Collector, Connected, StateRecorder, settle, start_connect
 from scripted import HANG, HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 S = ConnectionState
@@ -204,3 +204,23 @@ def test_an_error_caused_by_a_bleak_exception_crosses_the_process_boundary() -> 
     assert isinstance(clone, GattError) and clone.code == 0x0E
     assert "BleakGATTProtocolError" in str(clone.__cause__)
     assert "GATT Protocol Error" in str(clone.__cause__)
+
+
+def test_the_delivery_barrier_covers_what_bleak_handed_over_but_was_not_flushed_yet(
+    connected_device: Callable[..., Connected],
+) -> None:
+    # Found by the suite run in a loop on a busy core (test_wait_delivered_is_a_barrier_
+    # for_callbacks_and_listeners failed 1 run in 2): notifications bleak handed over in a
+    # loop iteration wait in the radio's sink until that iteration ends; a Drain put in the
+    # NotificationActor's mailbox meanwhile was answered before them.
+    c = connected_device()
+    request_id, drained = c.device.new_request()
+
+    def burst_then_barrier() -> None:  # on the loop, in one iteration
+        for value in range(5):
+            c.peripheral.notify(HR_MEASUREMENT, bytes([value]))
+        c.device.tell(Role.RADIO, Drain(request_id=request_id))
+
+    c.runtime.loop.call_soon_threadsafe(burst_then_barrier)
+    drained.result(5)
+    assert [n.data[0] for n in c.notes.items] == [0, 1, 2, 3, 4]
