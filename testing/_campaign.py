@@ -53,6 +53,7 @@ class CampaignResult:
     by_radio: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     faults: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     sent: int = 0
+    received: int = 0
     delivered: int = 0
     dropped: int = 0
     counted_lost: int = 0
@@ -76,6 +77,7 @@ class CampaignResult:
         self.by_radio[result.scenario.radio] += 1
         self.faults.update(result.faults)
         self.sent += result.sent
+        self.received += result.received
         self.delivered += result.delivered
         self.dropped += result.dropped
         self.counted_lost += result.counted_lost
@@ -102,6 +104,7 @@ class CampaignResult:
             "faults": dict(sorted(self.faults.items())),
             "notifications": {
                 "sent_while_subscribed": self.sent,
+                "received": self.received,
                 "delivered": self.delivered,
                 "dropped_by_plan": self.dropped,
                 "counted_lost": self.counted_lost,

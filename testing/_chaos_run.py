@@ -89,6 +89,9 @@ class RunResult:
     ``"actor:crash_radio"``, ``"process:kill_host"``."""
     sent: int
     """Notifications the peripherals sent while subscribed."""
+    received: int
+    """Of those, handed to the runtime by bleak (the rest were on the air when the runtime
+    itself tore a link down, or in a radio host that was killed)."""
     delivered: int
     """Of those, delivered to the recording subscriptions."""
     dropped: int
@@ -144,6 +147,7 @@ def run(scenario: Scenario) -> RunResult:
             violations=violations,
             faults=dict(faults),
             sent=sum(ledger["sent"] for ledger in ledgers),
+            received=sum(ledger["received"] for ledger in ledgers),
             delivered=sum(ledger["delivered"] for ledger in ledgers),
             dropped=sum(ledger["dropped"] for ledger in ledgers),
             counted_lost=sum(ledger["stale"] for ledger in ledgers),

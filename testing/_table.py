@@ -31,9 +31,10 @@ def format_table(result: CampaignResult) -> str:
             rows.append((f"  {group} faults", detail))
     rows += [
         ("notifications sent while subscribed", _n(result.sent)),
-        ("  delivered (exactly once)", _n(result.delivered)),
+        ("  received by the runtime", _n(result.received)),
+        ("  delivered, exactly once", _n(result.delivered)),
         ("  dropped by the fault plan", _n(result.dropped)),
-        ("  counted lost by the runtime (stale session)", _n(result.counted_lost)),
+        ("  counted stale (their session had ended)", _n(result.counted_lost)),
     ]
     for invariant in Invariant:
         rows.append((f"violations: {invariant.value}", _n(result.violations[invariant.value])))
