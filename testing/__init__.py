@@ -3,15 +3,23 @@ an invariant checker, and the chaos campaign.
 
 ::
 
-    from blerun.testing import FakeClock, FaultPlan, InMemoryMetrics, InvariantChecker
+    from blerun.testing import FaultPlan, InvariantChecker
 
     plan = FaultPlan(seed=7).drop(NotificationBatch, probability=0.1)
     with InvariantChecker(plan=plan) as checker:
-        with Runtime(faults=plan, metrics=checker.metrics) as rt: ...
+        rt = Runtime(faults=plan, metrics=checker.metrics).start()
+        dev = rt.device(address)
+        watch = checker.watch(dev, peripheral=hr)          # hr: a blerun.sim Peripheral
+        dev.subscribe(uuid, watch.callback(uuid))
+        checker.call(watch, "connect", dev.connect, timeout=5)
+        ...                                                 # faults, your app at work
+        checker.settle()
+        checker.close(rt, timeout=2)
     assert not checker.violations()
 
 ``python -m blerun.testing --runs 50`` runs the chaos campaign over ``blerun.sim`` (it
-needs the ``sim`` extra); ``chaos_main(argv)`` is the same as a function.
+needs the ``sim`` extra); ``chaos_main(argv)`` is the same as a function. docs/testing.md
+describes each invariant.
 """
 
 from blerun.actors._faults import FaultKind, FaultPlan

@@ -118,7 +118,18 @@ class InvariantChecker:
     def watch(
         self, device: Device | AsyncDevice, *, peripheral: CountedPeripheral | None = None
     ) -> DeviceWatch:
-        """Start recording ``device`` (before it is used); ``peripheral`` is its emulation."""
+        """Start recording ``device``: its state events now, its deliveries through
+        ``watch.callback(uuid)``.
+
+        Args:
+            device: The device, before it is used (the first transition it records must
+                follow the state it was in when watched).
+            peripheral: Its emulation on ``blerun.sim``, if any: its counters are the
+                ground truth of what was sent, and of what a link and a subscription are.
+
+        Returns:
+            The device's recording.
+        """
         watch = DeviceWatch(device, peripheral, self._on_watch_violation, self._events_delayed)
         with self._lock:
             self._watches.append(watch)
@@ -136,10 +147,19 @@ class InvariantChecker:
     ) -> tuple[Any, BaseException | None]:
         """Make a public call and judge what it raised against what ``api`` documents.
 
-        Returns ``(value, None)``, or ``(None, error)`` for an error (documented or not; an
-        undocumented one is recorded as a violation). ``api`` names the call:
-        ``"connect"``, ``"read"``, ``"disconnect"``, ``"remove"``... (see
-        ``DOCUMENTED``); connect, disconnect and remove also update what the watch expects.
+        Args:
+            watch: The device's recording (``None`` for the runtime's own calls).
+            api: Which call: ``"connect"``, ``"read"``, ``"disconnect"``, ``"remove"``...
+                (the keys of ``DOCUMENTED``); connect, disconnect and remove also update
+                what the watch expects (the wish, a session ended by the runtime).
+            fn: The call, with ``*args`` and ``**kw``.
+
+        Returns:
+            ``(value, None)``, or ``(None, error)`` when it raised: an error it does not
+            document (teardown documents none) is recorded as a violation, never raised.
+
+        Raises:
+            KeyError: ``api`` is not a call the checker knows.
         """
         if api not in DOCUMENTED:
             raise KeyError(f"unknown api {api!r}; one of {sorted(DOCUMENTED)}")
@@ -336,7 +356,15 @@ class InvariantChecker:
     # --- close and after ---------------------------------------------------------------
 
     def close(self, runtime: Runtime, timeout: float) -> CloseReport | None:
-        """``runtime.close(timeout)``, timed and judged; then what it must leave behind."""
+        """``runtime.close(timeout)``, timed and judged; then what it must leave behind.
+
+        Checks the close bound, then (after ``grace``) threads, actors and processes
+        started since the checker was made, and each watched peripheral's links and
+        subscriptions.
+
+        Returns:
+            The close report, or ``None`` if ``close()`` raised (a violation).
+        """
         self._closing = True
         started = time.perf_counter()
         report, error = self.call(None, "close", runtime.close, timeout)
@@ -399,7 +427,12 @@ class InvariantChecker:
     # --- the verdict -------------------------------------------------------------------
 
     def violations(self) -> list[Violation]:
-        """Everything broken so far, the end-of-run checks included."""
+        """Everything broken so far, the end-of-run checks included.
+
+        Returns:
+            The violations, each naming its invariant, device and what was seen; an
+            empty list for a run that kept every promise.
+        """
         found: list[Violation] = []
         for text in self._errors.found():
             found.append(Violation(Invariant.EXCEPTIONS, None, f"logged: {text}"))

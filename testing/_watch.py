@@ -130,7 +130,16 @@ class DeviceWatch:
     def callback(
         self, uuid: str, inner: Callable[[Notification], None] | None = None
     ) -> Callable[[Notification], None]:
-        """A subscriber callback that records each delivery (then calls ``inner``)."""
+        """A subscriber callback that records each delivery, then calls ``inner``.
+
+        Args:
+            uuid: The characteristic it is subscribed to (normalized).
+            inner: The test's own callback, if any.
+
+        Returns:
+            The callback to pass to ``subscribe``. The first one of a characteristic is
+            the ledger of what the peripheral sent (keep it subscribed).
+        """
         ledger = _Ledger(uuid)
         with self._lock:
             self._ledgers[next(_tokens)] = ledger
