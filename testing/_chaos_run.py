@@ -43,7 +43,7 @@ from blerun.sim import (
 )
 
 from ._checker import InvariantChecker
-from ._invariants import Violation
+from ._invariants import Invariant, Violation
 from ._scenario import Scenario, Step
 from ._watch import DeviceWatch
 
@@ -129,14 +129,20 @@ def run(scenario: Scenario) -> RunResult:
         ]
         with InvariantChecker(plan=plan) as checker:
             rt = _runtime(scenario, air, plan, checker)
-            devices = _start(rt, peripherals, checker)
-            one_for_all = dict(scenario.runtime)["strategy"] == "one_for_all"
-            for step in scenario.steps:
-                _pace(step.pause)
-                _do(step, rt, devices, checker, faults, one_for_all=one_for_all)
-            _heal(scenario, devices, checker)
-            checker.settle(timeout=_SETTLE)
-            ledgers = [checker.ledger(d.watch) for d in devices]
+            devices: list[_Device] = []
+            ledgers: list[dict[str, int]] = []
+            try:
+                devices = _start(rt, peripherals, checker)
+                one_for_all = dict(scenario.runtime)["strategy"] == "one_for_all"
+                for step in scenario.steps:
+                    _pace(step.pause)
+                    _do(step, rt, devices, checker, faults, one_for_all=one_for_all)
+                _heal(scenario, devices, checker)
+                checker.settle(timeout=_SETTLE)
+                ledgers = [checker.ledger(d.watch) for d in devices]
+            except Exception as exc:  # noqa: BLE001 -- the run's own failure is a finding too
+                what = f"the run stopped: {exc!r}"
+                checker.report(Violation(Invariant.EXCEPTIONS, None, what))
             checker.close(rt, scenario.close_timeout)
             violations = tuple(checker.violations())
         for key, n in plan.applied().items():
