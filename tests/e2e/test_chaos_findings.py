@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from bleak import BleakClient
 
 from blerun.actors import (
     ConnectionState,
@@ -229,3 +230,23 @@ def _connect_into(dev: Device, outcome: list[BaseException | None]) -> None:
         outcome.append(None)
     except Exception as exc:  # recorded, checked by the test
         outcome.append(exc)
+
+
+def test_a_peripheral_whose_central_left_the_air_loses_that_link(air: VirtualAir) -> None:
+    # The 1,000-run campaign (process mode): a radio host died while one of its links was
+    # being made; the peripheral kept its end of that link to a central no longer on the
+    # air, and the next drop_link() raised bumble's InvalidArgumentError ("Unable to find
+    # controller") instead of dropping it. White-box: the central is taken off the air the
+    # way a dead process's controller is, without its own links being dropped first.
+    hr = air.add_peripheral(heart_rate_monitor(name="HR-orphaned"))
+
+    async def connect_then_vanish() -> None:
+        client = BleakClient(hr.address, backend=air.client_backend)
+        await client.connect()
+        world = air._world
+        [central] = world._controllers
+        world.link.remove_controller(central)  # its process is gone
+
+    air.run(connect_then_vanish())
+    hr.wait_until(lambda c: c.connects == c.disconnects, timeout=5)  # the link ended
+    assert hr.drop_link() is False  # nothing left to drop, and no error
