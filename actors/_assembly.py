@@ -19,6 +19,7 @@ from blerun.actors._metrics import Metrics, NoopMetrics
 from blerun.actors._policy import ReconnectPolicy
 from blerun.actors._router import Router
 from blerun.actors._supervisor import SupervisorActor
+from blerun.actors._targets import check_backend
 from blerun.actors._validate import check_count, check_timeout
 from blerun.actors._wiring import RuntimeParts, Supervision
 from blerun.actors.errors import InvalidArgument, InvalidPolicy
@@ -50,6 +51,19 @@ class RuntimeOptions:
         loop = given["loop"]
         if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
             raise InvalidArgument("loop", "an asyncio event loop or None", loop)
+        check_backend(given["backend"])
+        # Protocols, checked by their methods: a wrong object fails here, not on first use.
+        for name, methods in (
+            ("clock", ("now", "call_later")),
+            ("metrics", ("increment", "observe")),
+        ):
+            value = given[name]
+            if value is not None and not _has_methods(value, *methods):
+                expected = f"a {name.capitalize()} ({'() and '.join(methods)}()) or None"
+                raise InvalidArgument(name, expected, value)
+        seed = given["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgument("seed", "an int or None", seed)
         for name, kind, what in (
             ("policy", ReconnectPolicy, "a ReconnectPolicy or None"),
             ("faults", FaultPlan, "a FaultPlan or None"),
@@ -89,6 +103,10 @@ class RuntimeOptions:
             ),
             hosts=(given["hosts"] or HostPolicy()) if radio == "process" else None,
         )
+
+
+def _has_methods(value: object, *names: str) -> bool:
+    return all(callable(getattr(value, name, None)) for name in names)
 
 
 def _count(given: dict[str, Any], name: str) -> int:

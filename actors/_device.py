@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import typing
 from collections.abc import Callable
 from typing import Any, final
 
@@ -22,12 +23,28 @@ from blerun.actors._device_core import DecodeErrors, DeviceCore
 from blerun.actors._subscription import AsyncSubscription, NotificationStream, Subscription
 from blerun.actors._validate import check_callable, teardown_timeout
 from blerun.actors._values import DeviceStatistics, Notification
-from blerun.actors.errors import BleRuntimeError
-from blerun.messages import ConnectionState, Disconnect, Role, ServicesSnapshot, StateChanged
+from blerun.actors.errors import BleRuntimeError, InvalidArgument
+from blerun.messages import (
+    ConnectionState,
+    Disconnect,
+    NotifyCommand,
+    RadioCommand,
+    ReconnectCommand,
+    Role,
+    ServicesSnapshot,
+    StateChanged,
+)
 
 log = logging.getLogger(__name__)
 
 _DISCONNECT_TIMEOUT = 10.0
+
+_COMMANDS: dict[Role, tuple[str, tuple[type, ...]]] = {
+    Role.RADIO: ("RadioCommand", typing.get_args(RadioCommand)),
+    Role.RECONNECT: ("ReconnectCommand", typing.get_args(ReconnectCommand)),
+    Role.NOTIFY: ("NotifyCommand", typing.get_args(NotifyCommand)),
+}
+"""What each of a device's actors accepts from ``Device.tell``."""
 
 
 def _bytes(value: object) -> bytes:
@@ -86,7 +103,17 @@ class _Facade:
         It goes through the router, so it reaches the current actor even after a restart,
         and fault injection applies. Pair it with ``new_request()`` for commands that
         carry a ``request_id``, and with ``on_state_change(your_ref.tell)`` for events.
+
+        Raises:
+            InvalidArgument: ``role`` is not one of the device's actors, or ``message`` is
+                not a command that actor accepts (nothing is sent).
         """
+        accepted = _COMMANDS.get(role) if isinstance(role, Role) else None
+        if accepted is None:
+            raise InvalidArgument("role", "Role.RADIO, Role.RECONNECT or Role.NOTIFY", role)
+        union, classes = accepted
+        if not isinstance(message, classes):
+            raise InvalidArgument("message", f"a blerun.messages.{union}", message)
         self._core.tell(role, message)
 
     def new_request(self) -> tuple[int, concurrent.futures.Future[object]]:
@@ -213,9 +240,10 @@ class Device(_Facade):
     def wait_delivered(self, timeout: float | None = None) -> None:
         """Wait until everything this device received so far reached its callbacks.
 
-        Every notification routed and every state event published before this call has
-        been handed to its subscriber callback or listener when it returns (callbacks run
-        on the device's lane, so a test that checks what a callback saw waits for this).
+        Every notification bleak delivered and every state event published before this
+        call has been handed to its subscriber callback or listener when it returns
+        (callbacks run on the device's lane, so a test that checks what a callback saw
+        waits for this).
         Called from one of this device's own callbacks it would wait for itself, and
         raises ``WrongThread``.
         """

@@ -21,14 +21,15 @@ import enum
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypedDict, Unpack
 
-from blerun.actors.errors import InvalidPolicy
+from blerun.actors.errors import InvalidArgument, InvalidPolicy
 from blerun.messages import (
     LIFECYCLE,
     Close,
     Escalate,
+    NotificationBatch,
     Poison,
     Recipient,
     Resync,
@@ -115,6 +116,24 @@ class Match(TypedDict, total=False):
     """Apply at most this many times."""
 
 
+def _check_seconds(name: str, value: object) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0 <= value < float("inf"):  # type: ignore[operator]
+        raise InvalidPolicy(name, "a finite number of seconds >= 0", value)
+
+
+def _classes(types: object) -> tuple[type, ...]:
+    if types is None:
+        return ()
+    if isinstance(types, type):
+        return (types,)
+    if isinstance(types, Iterable) and not isinstance(types, str | bytes | Mapping):
+        classes = tuple(types)
+        if classes and all(isinstance(t, type) for t in classes):
+            return classes
+    raise InvalidArgument("types", "a message class, some of them, or None", types)
+
+
 class FaultPlan:
     """A seeded set of fault rules for the router.
 
@@ -127,20 +146,22 @@ class FaultPlan:
         print(plan.applied())    # what was actually injected
 
     Args:
-        seed: Seeds every rule's random streams.
+        seed: Seeds every rule's random streams (an int or a str).
         hold: Longest time (Clock seconds) a reordered message is held back when no later
             message to the same actor comes along.
     """
 
-    def __init__(self, seed: int = 0, *, hold: float = 0.05) -> None:
-        if not hold >= 0:
-            raise InvalidPolicy("FaultPlan hold", ">= 0", hold)
+    def __init__(self, seed: int | str = 0, *, hold: float = 0.05) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int | str):
+            raise InvalidArgument("seed", "an int or a str", seed)
+        _check_seconds("FaultPlan hold", hold)
         self.seed = seed
         self.hold = hold
         self._rules: list[FaultRule] = []
         self._streams: dict[tuple[int, Recipient], random.Random] = {}
         self._uses: Counter[int] = Counter()
         self._applied: Counter[tuple[FaultKind, str]] = Counter()
+        self._notifications: Counter[tuple[FaultKind, str]] = Counter()
         # Rules are consulted from every sending thread; the plan is test machinery
         # shared by all of them, not actor state.
         self._lock = threading.Lock()
@@ -156,18 +177,19 @@ class FaultPlan:
         limit: int | None = None,
         seconds: float = 0.0,
     ) -> FaultPlan:
-        if not 0.0 <= probability <= 1.0:
-            raise InvalidPolicy("FaultPlan probability", "in [0, 1]", probability)
-        if seconds < 0:
-            raise InvalidPolicy("FaultPlan seconds", ">= 0", seconds)
-        if limit is not None and limit < 0:
-            raise InvalidPolicy("FaultPlan limit", "None or >= 0", limit)
-        if types is None:
-            classes: tuple[type, ...] = ()
-        elif isinstance(types, type):
-            classes = (types,)
-        else:
-            classes = tuple(types)
+        number = isinstance(probability, int | float) and not isinstance(probability, bool)
+        if not number or not 0.0 <= probability <= 1.0:
+            raise InvalidPolicy("FaultPlan probability", "a number in [0, 1]", probability)
+        _check_seconds("FaultPlan seconds", seconds)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise InvalidPolicy("FaultPlan limit", "None or an int >= 0", limit)
+        if role is not None and not isinstance(role, Role):
+            raise InvalidArgument("role", "a Role or None", role)
+        if device is not None and not isinstance(device, str):
+            raise InvalidArgument("device", "an address (str) or None", device)
+        classes = _classes(types)
         rule = FaultRule(
             kind=kind,
             types=classes,
@@ -223,6 +245,9 @@ class FaultPlan:
                     continue
                 self._uses[index] += 1
                 self._applied[(rule.kind, type(message).__name__)] += 1
+                if isinstance(message, NotificationBatch):
+                    address = recipient.device.address if recipient.device else ""
+                    self._notifications[(rule.kind, address)] += len(message.items)
                 return Decision(rule.kind, rule.seconds)
         return _DELIVER
 
@@ -230,3 +255,22 @@ class FaultPlan:
         """How many faults were injected, as ``{"drop:RawNotification": 3, ...}``."""
         with self._lock:
             return {f"{kind.value}:{name}": n for (kind, name), n in self._applied.items()}
+
+    def dropped_notifications(self, address: str | None = None) -> int:
+        """Notifications lost in the batches this plan dropped (to ``address``, or to all).
+
+        What a test needs to reconcile what a peripheral sent with what was delivered.
+        """
+        return self._count_notifications(FaultKind.DROP, address)
+
+    def duplicated_notifications(self, address: str | None = None) -> int:
+        """Notifications in the batches this plan delivered twice (the extra copies)."""
+        return self._count_notifications(FaultKind.DUPLICATE, address)
+
+    def _count_notifications(self, kind: FaultKind, address: str | None) -> int:
+        with self._lock:
+            return sum(
+                n
+                for (counted, to), n in self._notifications.items()
+                if counted is kind and (address is None or to == address)
+            )

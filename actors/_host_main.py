@@ -94,6 +94,10 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="blerun-host-lifeline", daemon=True).start()
 
 
+_FORGET_AFTER = 30.0
+"""Seconds a stopped radio's slots stay in its host when no successor replaced it there."""
+
+
 class HostRouter(Router):
     """The host's router: its peers, its callers and its device hubs are in the runtime."""
 
@@ -173,6 +177,8 @@ class HostProcess:
         self._metrics = metrics
         self._bridge = LoopBridge(loop)
         self._radios: dict[DeviceId, Any] = {}
+        self._stopped: set[DeviceId] = set()
+        """Devices whose radio was stopped here: their slots are closed."""
         self._done = asyncio.Event()
         root = logging.getLogger()
         root.setLevel(config.log_level)
@@ -213,7 +219,11 @@ class HostProcess:
     def _start_radio(self, frame: StartRadio) -> None:
         device = frame.device
         router = self._router
-        hub = router.hub(device) or router.open_group(device)
+        hub = router.hub(device)
+        if hub is None or device in self._stopped:
+            # A StopRadio closed the device's slots: its successor gets new ones.
+            self._stopped.discard(device)
+            hub = router.open_group(device)
         for role in (Role.NOTIFY, Role.RECONNECT):
             peer = Recipient(device=device, role=role)
             router.slot(peer).attach(RemoteRef(self._stream, peer))
@@ -243,10 +253,22 @@ class HostProcess:
         self._radios[device] = ref
 
     def _stop_radio(self, device: DeviceId) -> None:
+        self._stopped.add(device)
         ref = self._radios.pop(device, None)
         if ref is not None:
             ref.stop(block=False)
-        self._router.forget_group(device, RuntimeClosed(f"device {device.address} is closed"))
+        # Only its own slot is let go: what the radio still sends on its way out (the
+        # notifications it flushes when its session ends) goes on to the runtime, and what
+        # it hands over to a successor waits there unanswered (the runtime hands those
+        # requests to the successor itself). A successor here gets fresh slots; without
+        # one, the device's slots go once its link teardown had its time.
+        if ref is not None:
+            self._router.slot_for(device, Role.RADIO).detach(ref)
+        self._loop.call_later(_FORGET_AFTER, self._forget_stopped, device)
+
+    def _forget_stopped(self, device: DeviceId) -> None:
+        if device in self._stopped and device not in self._radios:
+            self._router.forget_group(device, RuntimeClosed(f"device {device.address} is gone"))
 
     async def _retire(self, timeout: float) -> None:
         # Stopping a radio tears its link down without a transition: the device's state

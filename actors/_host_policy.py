@@ -8,6 +8,13 @@ from blerun.actors.errors import InvalidPolicy
 from blerun.messages.host import Pong
 
 
+def _finite_seconds(value: object) -> bool:
+    """Whether ``value`` is a finite number of seconds > 0 (an infinite bound never fires)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return 0 < value < float("inf")
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HostPolicy:
     """How the runtime supervises its radio host processes (``Runtime(radio="process")``).
@@ -33,17 +40,25 @@ class HostPolicy:
 
     def __post_init__(self) -> None:
         for name in ("heartbeat", "hang_timeout", "shutdown_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise InvalidPolicy(f"HostPolicy.{name}", "a number of seconds > 0", value)
+            if not _finite_seconds(getattr(self, name)):
+                raise InvalidPolicy(
+                    f"HostPolicy.{name}", "a finite number of seconds > 0", getattr(self, name)
+                )
         if self.hang_timeout <= self.heartbeat:
             raise InvalidPolicy(
                 "HostPolicy.hang_timeout", f"> heartbeat ({self.heartbeat:g})", self.hang_timeout
             )
-        for name in ("recycle_after", "max_rss", "max_fds"):
+        if self.recycle_after is not None and not _finite_seconds(self.recycle_after):
+            raise InvalidPolicy(
+                "HostPolicy.recycle_after", "None or seconds > 0", self.recycle_after
+            )
+        for name in ("max_rss", "max_fds"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value > 0):
-                raise InvalidPolicy(f"HostPolicy.{name}", "None or > 0", value)
+            # Counted limits are ints; a bool is an int to Python but never meant as one.
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidPolicy(f"HostPolicy.{name}", "None or an int > 0", value)
 
     def recycle_reason(self, uptime: float, pong: Pong) -> str | None:
         """Why a host should be recycled now, or ``None``."""

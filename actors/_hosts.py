@@ -40,6 +40,8 @@ from blerun.messages import (
     Connect,
     DeviceId,
     Disconnect,
+    Drain,
+    GetStats,
     Recipient,
     Role,
     WaitForState,
@@ -77,8 +79,13 @@ class HostParts:
     """Tell the supervisor ``HostRecycle(host, incarnation, why)``."""
 
 
-# Requests a successor can simply take over: they wait on the device's state (or retry).
-_CARRIED_OVER = (Connect, Disconnect, WaitForState)
+# Requests a successor can simply take over: they wait on the device's state (or retry),
+# or ask about the device rather than the link.
+_CARRIED_OVER = (Connect, Disconnect, WaitForState, GetStats, Drain)
+
+
+def _carried(message: object) -> bool:
+    return isinstance(message, _CARRIED_OVER) or getattr(message, "retry", False) is True
 
 
 class RemoteRadio(RemoteRef):
@@ -86,13 +93,21 @@ class RemoteRadio(RemoteRef):
 
     It remembers the requests it passed on until their answers come back: if the host
     dies first, those are settled here (see ``RadioHost.settle``), not left to time out.
+    When it is stopped (its group restarts), the requests its successor can take over
+    are handed to it here (the stopped radio leaves them unanswered in its host).
     """
 
-    __slots__ = ("_device", "outstanding")
+    __slots__ = ("_device", "_hand_over", "outstanding")
 
-    def __init__(self, stream: FrameStream, device: DeviceId) -> None:
+    def __init__(
+        self,
+        stream: FrameStream,
+        device: DeviceId,
+        hand_over: Callable[[RemoteRadio], None] | None = None,
+    ) -> None:
         super().__init__(stream, Recipient(device=device, role=Role.RADIO))
         self._device = device
+        self._hand_over = hand_over
         self.outstanding: dict[int, object] = {}
 
     def tell(self, message: object) -> None:
@@ -106,6 +121,8 @@ class RemoteRadio(RemoteRef):
         if self.is_alive():
             self._stream.post(StopRadio(device=self._device))
             self.die()
+            if self._hand_over is not None:
+                self._hand_over(self)
         done: pykka.ThreadingFuture[None] = pykka.ThreadingFuture()
         done.set(None)
         return done
@@ -168,9 +185,17 @@ class RadioHost:
                 version=snapshot.version,
             )
         )
-        radio = RemoteRadio(self.stream, device)
+        radio = RemoteRadio(self.stream, device, self._carry_over)
         self._radios.append(radio)
         return radio
+
+    def _carry_over(self, radio: RemoteRadio) -> None:
+        """A radio stopped for a restart: its successor takes over what it can."""
+        router = self._parts.router
+        for request_id, message in list(radio.outstanding.items()):
+            if _carried(message):
+                del radio.outstanding[request_id]
+                router.slot(radio.recipient).deliver(message)
 
     def forget(self, request_id: int) -> None:
         self.stream.post(Forget(request_id=request_id))
@@ -222,16 +247,17 @@ class RadioHost:
     def settle(self) -> None:
         """The host is gone: its radios take no more mail, and what they owed is settled.
 
-        A caller waiting on the device's state (connect, wait_connected, disconnect) or a
-        retrying read or write is carried over to the successor (its request waits in the
-        radio's slot); any other operation fails with ``Disconnected``.
+        A caller waiting on the device's state (connect, wait_connected, disconnect), asking
+        for its statistics, or a retrying read or write is carried over to the successor
+        (its request waits in the radio's slot); any other operation fails with
+        ``Disconnected``.
         """
         router = self._parts.router
         for radio in self._radios:
             radio.die()
             owed, radio.outstanding = radio.outstanding, {}
             for request_id, message in owed.items():
-                if isinstance(message, _CARRIED_OVER) or getattr(message, "retry", False):
+                if _carried(message):
                     router.slot(radio.recipient).deliver(message)
                 else:
                     error = Disconnected(

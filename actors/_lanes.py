@@ -177,7 +177,9 @@ class Lane:
                 if sub.skip_undecodable:
                     return 0
                 value = UNDECODABLE
-        note = Notification(self.address, raw.uuid, raw.data, value, raw.seq, raw.received_at)
+        note = Notification(
+            self.address, raw.uuid, raw.data, value, raw.seq, raw.received_at, raw.session
+        )
         try:
             sub.callback(note)
         except Exception:  # noqa: BLE001 -- the guard around user code: log, count, go on

@@ -8,18 +8,20 @@ identity: a second ``Subscribe`` with the same token changes nothing.
 Notifications come in batches (one per loop iteration, numbered per session). A batch of
 an ended session is dropped (stale); a duplicated batch is dropped; a batch that comes
 early (an earlier one was delayed or reordered) waits for the missing one, at most
-``reorder_window`` seconds, so every batch is delivered once and in order, and only a
-batch that never comes leaves a gap (counted). Callbacks run on the device's callback
-lane (never here, never on the loop); an async stream gets its notifications on its own
-loop, with no thread in between.
+``reorder_window`` seconds or until its session ends, so every batch is delivered once and
+in order, and only a batch that never comes leaves a gap (counted). A successor of an
+actor that crashed continues its session where it was. Callbacks run on the device's
+callback lane (never here, never on the loop); an async stream gets its notifications on
+its own loop, with no thread in between.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import typing
-from typing import assert_never
+from typing import Any, assert_never
 
 from blerun.actors._actor_base import DeviceActor, GroupContext
 from blerun.actors._clock import Timer
@@ -51,9 +53,15 @@ _EARLY_LIMIT = 1024
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NotifyCheckpoint:
-    """What survives a NotificationActor restart: the user's subscriptions."""
+    """What survives a NotificationActor restart: the user's subscriptions, and (from a
+    dying actor) the session it was in and where in that session's batches, so that its
+    successor continues the session: the next batch is the next one, not a gap to wait
+    for, and batches of the session that reach it first are not taken for stale."""
 
     subscriptions: tuple[Subscribe, ...]
+    session: int | None = None
+    next_batch: int = 1
+    active: tuple[str, ...] = ()
 
 
 class NotificationActor(DeviceActor):
@@ -85,6 +93,11 @@ class NotificationActor(DeviceActor):
         self._early: list[NotificationBatch] = []
         self._gap_timer: Timer | None = None
         self._active: set[str] = set()
+        if checkpoint is not None and checkpoint.session is not None:
+            # The radio resyncs this session (a CONNECTED of this version) right after.
+            self._session, self._next_batch = checkpoint.session, checkpoint.next_batch
+            self._seen_version = checkpoint.session - 1
+            self._active = set(checkpoint.active)
         self._starting: set[str] = set()
         self._awaiting: dict[str, list[int]] = {}
         self._counts = dict.fromkeys(("routed", "stale", "out_of_order", "gaps", "unsubscribed"), 0)
@@ -224,14 +237,12 @@ class NotificationActor(DeviceActor):
         else:
             self._by_uuid.pop(sub.uuid, None)
 
-    def _checkpoint(self) -> None:
-        self.ctx.supervisor.tell(
-            Checkpoint(
-                device=self.ctx.device,
-                role=Role.NOTIFY,
-                data=NotifyCheckpoint(tuple(self._subs.values())),
-            )
-        )
+    def _checkpoint(self, *, dying: bool = False) -> None:
+        subs = tuple(self._subs.values())
+        data = NotifyCheckpoint(subs)
+        if dying and self._session is not None:
+            data = NotifyCheckpoint(subs, self._session, self._next_batch, tuple(self._active))
+        self.ctx.supervisor.tell(Checkpoint(device=self.ctx.device, role=Role.NOTIFY, data=data))
 
     def _on_subscribe(self, msg: Subscribe) -> None:
         if msg.cancelled.is_set() or msg.token in self._subs:
@@ -303,8 +314,9 @@ class NotificationActor(DeviceActor):
 
     def _on_state(self, event: StateChanged) -> None:
         if event.new is ConnectionState.CONNECTED:
-            self._end_session()
-            self._session, self._next_batch = event.version, 1
+            if event.version != self._session:  # else: the resync of a continued session
+                self._end_session()
+                self._session, self._next_batch = event.version, 1
             for uuid in self._by_uuid:
                 self._start(uuid)
             early, self._early = self._early, []
@@ -319,16 +331,30 @@ class NotificationActor(DeviceActor):
             self._awaiting.clear()
 
     def _end_session(self) -> None:
+        # Batches held for a gap arrived while their session was current: the gap can no
+        # longer fill, so they go out now, in order, and the gap is counted.
+        self._release_held(skip_before=math.inf)
         self._session = None
         self._active.clear()
         self._starting.clear()
-        if self._held:
-            self._count("stale", sum(len(b.items) for b, _ in self._held.values()))
-            self._held.clear()
         self._disarm_window()
 
     def release(self, error: BaseException) -> None:
+        # Stopped (a restart of the whole group, a removal, close): what was held for a gap
+        # arrived while its session was current, and goes out now.
+        self._release_held(skip_before=math.inf)
         self._disarm_window()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        # The successor continues the session where this actor was (the checkpoint reaches
+        # the supervisor before the ChildFailed the base class sends), and gets the batches
+        # held here with the rest of the mail.
+        self._checkpoint(dying=True)
+        held = [batch for _, (batch, _arrived) in sorted(self._held.items())] + self._early
+        self._held, self._early = {}, []
+        for batch in held:
+            self._me.deliver(batch)
+        super().on_failure(*exc_info)
 
     def statistics(self) -> NotifyStats:
         batches = [b for b, _ in self._held.values()] + self._early

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from blerun.actors._capability import write_op
 from blerun.actors._device_core import TOKENS, DecodeErrors, DeviceCore, Plan, SubscribePlan
-from blerun.actors._validate import as_payload, check_timeout
+from blerun.actors._validate import as_payload, check_flag, check_timeout
 from blerun.messages import (
     Connect,
     ConnectionState,
@@ -69,6 +69,7 @@ def wait_connected(core: DeviceCore, timeout: float | None) -> Plan:
 
 
 def read(core: DeviceCore, uuid: object, timeout: float | None, retry: bool) -> Plan:
+    check_flag(retry, name="retry")
     checked = core.uuid(uuid, GattOp.READ)
     seconds = core.seconds(timeout)
     return Plan(
@@ -89,6 +90,8 @@ def write(
     timeout: float | None,
     retry: bool,
 ) -> Plan:
+    check_flag(response, name="response")
+    check_flag(retry, name="retry")
     payload = as_payload(data)
     checked = core.uuid(uuid, write_op(response), payload)
     seconds = core.seconds(timeout)
@@ -194,7 +197,7 @@ def wait_delivered(core: DeviceCore, timeout: float | None) -> Plan:
     seconds = core.seconds(timeout)
     return Plan(
         "wait_delivered",
-        Role.NOTIFY,
+        Role.RADIO,
         seconds,
         lambda rid: Drain(request_id=rid),
         core.op_timeout("wait_delivered", seconds),

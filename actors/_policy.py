@@ -21,6 +21,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 
+from blerun.actors._validate import check_callable
 from blerun.actors.errors import InvalidPolicy
 
 
@@ -52,10 +53,11 @@ class AttemptInfo:
 Hook = Callable[[AttemptInfo], None]
 
 
-def _finite(name: str, value: float, *, low: float, inclusive: bool = True) -> None:
-    ok = (value >= low if inclusive else value > low) and math.isfinite(value)
-    if not ok or isinstance(value, bool):
-        bound = f"a finite number {'>=' if inclusive else '>'} {low:g}"
+def _finite(name: str, value: object, *, low: float, inclusive: bool = True) -> None:
+    bound = f"a finite number {'>=' if inclusive else '>'} {low:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPolicy(f"ReconnectPolicy.{name}", bound, value)
+    if not ((value >= low if inclusive else value > low) and math.isfinite(value)):
         raise InvalidPolicy(f"ReconnectPolicy.{name}", bound, value)
 
 
@@ -126,6 +128,16 @@ class ReconnectPolicy:
                 "ReconnectPolicy.max_attempts", "None or an int >= 0", self.max_attempts
             )
         _finite("stable_window", self.stable_window, low=0.0, inclusive=False)
+        if not isinstance(self.reset_on_io, bool):
+            raise InvalidPolicy("ReconnectPolicy.reset_on_io", "True or False", self.reset_on_io)
+        for hook in ("on_attempt", "on_success", "on_give_up"):
+            check_callable(getattr(self, hook), name=f"ReconnectPolicy.{hook}", optional=True)
+        if not isinstance(self.min_delay_for, Mapping):
+            raise InvalidPolicy(
+                "ReconnectPolicy.min_delay_for",
+                "a mapping of exception classes to seconds",
+                self.min_delay_for,
+            )
         for error_class, floor in self.min_delay_for.items():
             if not (isinstance(error_class, type) and issubclass(error_class, BaseException)):
                 raise InvalidPolicy(

@@ -44,6 +44,7 @@ from blerun.messages import (
     ConnectionState,
     Disconnect,
     DisconnectDone,
+    Drain,
     Escalate,
     GetServices,
     GetStats,
@@ -112,6 +113,10 @@ class RadioActor(DeviceActor):
             st.go(S.FAILED, Reason.ESCALATED, error=st.escalated)
         elif st.now in (S.CONNECTED, S.CONNECTING) and st.wants:
             st.go(S.RECONNECTING, Reason.RESTARTED)
+        elif st.now is S.RECONNECTING and st.wants:
+            # The retry its predecessor waited for may have died with it (in a radio host
+            # that hung): try now; a failure schedules the next one as any failure does.
+            self._start_attempt(Reason.RESTARTED, 0)
         elif st.now in (S.CONNECTED, S.CONNECTING, S.DISCONNECTING):
             st.go(S.DISCONNECTING, Reason.RESTARTED)
             st.go(S.DISCONNECTED, Reason.RESTARTED)
@@ -173,6 +178,12 @@ class RadioActor(DeviceActor):
                 self._on_give_up(msg)
             case Resync():
                 self.ctx.slot(msg.peer).tell(st.last_event)
+            case Drain():
+                # What bleak handed over in this loop iteration is still in the sink: it
+                # goes out first, so the barrier comes after it.
+                if self._session is not None:
+                    self._session.sink.flush()
+                self.ctx.slot(Role.NOTIFY).tell(msg)
             case GetStats() | Poison():
                 pass  # answered by the prologue (DeviceActor.on_receive)
             case _:
@@ -218,11 +229,13 @@ class RadioActor(DeviceActor):
         )
         if event is None:
             return
+        metrics, tags = self.ctx.metrics, self.tags
         sink = SessionSink(
             session=event.version,
             send=self.ctx.slot(Role.NOTIFY).tell,
             now=self.ctx.clock.now,
             loop=self.loop,
+            count=lambda n: metrics.increment("notifications.received", n, tags=tags),
         )
         self._session = Session(event.version, attempt.version, attempt.link, msg.services, sink)
         self._counts["successes"] += 1
@@ -337,9 +350,37 @@ class RadioActor(DeviceActor):
         self._run.fail_parked(error)
 
     def release(self, error: BaseException) -> None:
-        if self._state.now is not S.CLOSED:
+        st = self._state
+        if st.now is S.CLOSED:
+            return
+        if st.escalated is not None:
             self._shutdown()
-            self._state.lot.fail_all(error)
+            st.lot.fail_all(error)
+            return
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Going away for a restart (a crash, or the group restarted together), not a close.
+
+        What ran on the link without retry fails as the link does (``Disconnected``);
+        retrying reads and writes, and the callers waiting for a state, pass to the
+        successor as mail in this actor's slot.
+        """
+        lost = Disconnected(
+            f"link to {self.address} was torn down: its radio actor restarted",
+            address=self.address,
+        )
+        attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            attempt.cancel()
+            self._connector.teardown(attempt.link)
+        self._end_session(lost, retry=True)
+        inbox, st = self.ctx.slot(Role.RADIO), self._state
+        for op in self._ops.unpark_all():
+            inbox.deliver(op.command)
+        for parked in st.lot.snapshot():
+            inbox.deliver(WaitForState(request_id=parked.request_id, states=parked.until))
+        st.lot.clear()
 
     def on_failure(self, *exc_info: Any) -> None:
         # The wish and the waiting callers pass to the successor; what ran on the link fails.

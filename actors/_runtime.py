@@ -37,7 +37,7 @@ from blerun.actors._validate import (
 )
 from blerun.actors._values import CloseReport
 from blerun.actors._wiring import DeviceOptions, RuntimeParts
-from blerun.actors.errors import InvalidArgument, RuntimeClosed, UsageError
+from blerun.actors.errors import InvalidArgument, InvalidPolicy, RuntimeClosed, UsageError
 from blerun.messages import DeviceId, Poison, Role, Strategy
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,9 @@ class Runtime(Scanning):
             UsageError: a bad argument (named), or the device is already managed with
                 other options.
         """
-        core = self._add(target, policy, backend, link)
+        # The timeout is checked before the device is made: a refused call leaves nothing.
         seconds = self._opt.default_timeout if timeout is None else check_timeout(timeout)
+        core = self._add(target, policy, backend, link)
         try:
             core.started.result(seconds)
         except concurrent.futures.TimeoutError:
@@ -254,9 +255,11 @@ class Runtime(Scanning):
         """Close one device: tear its link down and stop its actors, within ``timeout``.
 
         Its listeners hear CLOSED; its handles stay closed (``RuntimeClosed``), even if
-        the address is added again. Returns what did not stop in time. Never raises.
+        the address is added again. Returns what did not stop in time. Never raises for
+        what the device or the radio do; a ``device`` that is not one of this runtime's is
+        refused (``InvalidArgument``).
         """
-        core = device._core
+        core = self._core_of(device)
         deadline = monotonic() + teardown_timeout(timeout, 5.0)
         if core.removed or self._parts is None:
             return []
@@ -270,9 +273,24 @@ class Runtime(Scanning):
     # --- fault injection ----------------------------------------------------------------
 
     def crash(self, device: Device | AsyncDevice, role: Role, note: str = "") -> None:
-        """Make one actor of ``device`` crash, as a bug would (fault injection)."""
-        core = device._core
-        self._running().router.slot_for(core.device, role).tell(Poison(note=note))
+        """Make one actor of ``device`` crash, as a bug would (fault injection).
+
+        Raises:
+            InvalidArgument: ``device`` is not this runtime's, or ``role`` not one of its
+                actors (``Role.RADIO``, ``Role.RECONNECT``, ``Role.NOTIFY``).
+        """
+        core = self._core_of(device)
+        if role not in (Role.RADIO, Role.RECONNECT, Role.NOTIFY):
+            raise InvalidArgument("role", "Role.RADIO, Role.RECONNECT or Role.NOTIFY", role)
+        self._running().router.slot_for(core.device, role).tell(Poison(note=str(note)))
+
+    def _core_of(self, device: object) -> DeviceCore:
+        core = getattr(device, "_core", None)
+        if not isinstance(device, Device | AsyncDevice) or not isinstance(core, DeviceCore):
+            raise InvalidArgument("device", "a Device or AsyncDevice of this runtime", device)
+        if self._parts is not None and core.router is not self._parts.router:
+            raise InvalidArgument("device", "a device of this runtime", device)
+        return core
 
     def hosts(self) -> tuple[HostInfo, ...]:
         """The radio host processes running now (empty in-process)."""
@@ -289,6 +307,10 @@ class Runtime(Scanning):
         loop, as a native call that never returns would. Returns the host's pid, or
         ``None`` when there is no such host.
         """
+        if how not in ("kill", "freeze", "wedge"):
+            raise InvalidPolicy("how", "'kill', 'freeze' or 'wedge'", how)
+        if adapter is not None and not isinstance(adapter, str):
+            raise InvalidArgument("adapter", "an adapter name (str) or None", adapter)
         hosts = self._running().hosts
         if hosts is None:
             raise UsageError("crash_host() needs Runtime(radio='process')")

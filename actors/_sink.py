@@ -23,6 +23,7 @@ class SessionSink:
 
     __slots__ = (
         "_batch",
+        "_count",
         "_items",
         "_loop",
         "_now",
@@ -40,8 +41,10 @@ class SessionSink:
         send: Callable[[NotificationBatch], None],
         now: Callable[[], float],
         loop: asyncio.AbstractEventLoop,
+        count: Callable[[int], None] | None = None,
     ) -> None:
         self.session = session
+        self._count = count
         self._send = send
         self._now = now
         self._loop = loop
@@ -59,7 +62,7 @@ class SessionSink:
         seq = self._seq.get(uuid, 0) + 1
         self._seq[uuid] = seq
         items = self._items
-        items.append(RawNotification(uuid, seq, data, self._now()))
+        items.append(RawNotification(uuid, seq, data, self._now(), self.session))
         if len(items) == 1:
             self._loop.call_soon(self.flush)
         elif len(items) >= _MAX_BATCH:
@@ -73,6 +76,8 @@ class SessionSink:
         self._items = []
         self._batch += 1
         self.received += len(items)
+        if self._count is not None:
+            self._count(len(items))  # before the send: a fault plan may drop the batch
         self._send(NotificationBatch(session=self.session, batch=self._batch, items=tuple(items)))
 
     def close(self) -> None:

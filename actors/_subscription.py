@@ -140,13 +140,13 @@ class NotificationStream:
         decode: Any,
         maxsize: int,
     ) -> None:
+        self._sub: AsyncSubscription | None = None  # first: __del__ reads it
         self._maxsize = check_count(maxsize, name="maxsize")
         self._core = core
         self._uuid = uuid
         self._decode = decode
         self._items: collections.deque[RawNotification] = collections.deque()
         self._ready: asyncio.Event | None = None
-        self._sub: AsyncSubscription | None = None
         self._closed = False
         self.dropped = 0
         """Notifications dropped because the consumer fell behind."""
@@ -214,6 +214,7 @@ class NotificationStream:
             value=value,
             seq=raw.seq,
             received_at=raw.received_at,
+            session=raw.session,
         )
 
     async def aclose(self) -> None:

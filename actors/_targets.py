@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
+from bleak.backends.client import BaseBleakClient
+
 from blerun.actors._link import Backend, LinkOptions
 from blerun.actors._scan import ScanResult
 from blerun.actors._validate import normalize_address, normalize_uuid
@@ -39,6 +41,7 @@ def link_options(
     Raises:
         InvalidAddress / InvalidUUID / InvalidArgument / InvalidPolicy: naming the argument.
     """
+    check_backend(backend)
     address, bleak_target = _resolve_target(target)
     adapter, services = args.get("adapter"), args.get("services")
     adapter_option = {"adapter": _adapter(adapter)} if adapter is not None else {}
@@ -53,20 +56,30 @@ def link_options(
     )
 
 
+def check_backend(backend: object) -> None:
+    """Raises ``InvalidArgument`` unless ``backend`` is a bleak backend class or None."""
+    if backend is not None and not (
+        isinstance(backend, type) and issubclass(backend, BaseBleakClient)
+    ):
+        raise InvalidArgument(
+            "backend", "a bleak backend class (a BaseBleakClient subclass) or None", backend
+        )
+
+
 def _resolve_target(target: Any) -> tuple[str, Any]:
     """The normalized address, and what bleak connects to (the address or a scan result)."""
     if isinstance(target, str):
-        return normalize_address(target), target.strip()
+        return normalize_address(target, name="target"), target.strip()
     if isinstance(target, ScanResult):  # connect to exactly the device the scan heard
-        return normalize_address(target.address), target.bleak_device
+        return normalize_address(target.address, name="target"), target.bleak_device
     address = getattr(target, "address", None)
     if address is None:
         raise InvalidArgument("target", "an address or a device from a scan", target)
-    return normalize_address(address), target
+    return normalize_address(address, name="target.address"), target
 
 
 def _uuids(values: Iterable[object]) -> tuple[str, ...]:
-    if isinstance(values, str | bytes):
+    if not isinstance(values, Iterable) or isinstance(values, str | bytes | Mapping):
         raise InvalidArgument("services", "an iterable of service UUIDs", values)
     return tuple(normalize_uuid(v, name="services") for v in values)
 

@@ -81,6 +81,8 @@ class FrameStream:
             pass
         except asyncio.CancelledError:
             raise
+        except Exception:  # a frame that cannot be handled ends the stream, loudly
+            log.exception("a frame from the other side could not be handled; stream closed")
         finally:
             self._gone()
 

@@ -34,17 +34,17 @@ def normalize_uuid(value: object, *, name: str = "uuid") -> str:
         raise InvalidUUID(f"{name}: {exc}") from None
 
 
-def normalize_address(value: object) -> str:
+def normalize_address(value: object, *, name: str = "address") -> str:
     """A device address as the runtime keys it: upper-case MAC, or a platform UUID.
 
     macOS hides MAC addresses and identifies devices by a UUID instead; both are accepted.
 
     Raises:
-        InvalidAddress: anything else.
+        InvalidAddress: anything else, naming the argument (``name``).
     """
     if not isinstance(value, str):
         raise InvalidAddress(
-            f"address must be a str like 'AA:BB:CC:DD:EE:FF', not {type(value).__name__}"
+            f"{name} must be a str like 'AA:BB:CC:DD:EE:FF', not {type(value).__name__}"
         )
     text = value.strip()
     if _MAC.match(text):
@@ -53,7 +53,7 @@ def normalize_address(value: object) -> str:
         return str(uuidlib.UUID(text)).upper()
     except ValueError:
         raise InvalidAddress(
-            f"address {value!r} is neither a Bluetooth address like 'AA:BB:CC:DD:EE:FF' "
+            f"{name} {value!r} is neither a Bluetooth address like 'AA:BB:CC:DD:EE:FF' "
             "nor a platform device UUID"
         ) from None
 
@@ -83,6 +83,13 @@ def check_callable(value: object, *, name: str, optional: bool = False) -> None:
         return
     if not callable(value):
         raise InvalidArgument(name, "callable" + (" or None" if optional else ""), value)
+
+
+def check_flag(value: object, *, name: str) -> bool:
+    """Raises ``InvalidArgument`` (a ``TypeError``) unless ``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise InvalidArgument(name, "True or False", value)
+    return value
 
 
 def check_count(value: object, *, name: str, low: int = 1) -> int:

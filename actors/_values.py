@@ -44,6 +44,9 @@ class Notification(NamedTuple):
     """Sequence number within the connection and characteristic, from 1."""
     received_at: float
     """Clock time when bleak delivered it."""
+    session: int = 0
+    """The connection it came on: the ``state_version`` of its CONNECTED event. ``seq``
+    starts again at 1 on every new session."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

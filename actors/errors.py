@@ -40,6 +40,7 @@ runtime saw while waiting (``__cause__``) and name it in their message.
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 from blerun.gatt import AttErrorCode
@@ -101,7 +102,7 @@ class BleRuntimeError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         state = dict(self.__dict__)
         if self.__cause__ is not None:
-            state["__cause__"] = self.__cause__
+            state["__cause__"] = _portable(self.__cause__)
         return (_rebuild, (type(self), self.args, state))
 
 
@@ -296,6 +297,21 @@ class InternalError(BleRuntimeError):
 
 class InjectedCrash(InternalError):
     """Raised on purpose by an actor that received ``Poison`` (fault injection)."""
+
+
+def _portable(cause: BaseException) -> BaseException:
+    """``cause`` if it survives a round trip through pickle, else a stand-in naming it.
+
+    A cause from another library need not unpickle (bleak's ``BleakGATTProtocolError``
+    does not): sent as is, it would break the frame that carries the error to the other
+    process, and everything in that frame with it.
+    """
+    try:
+        pickle.loads(pickle.dumps(cause))
+    except Exception:  # noqa: BLE001 -- any failure means: send a description instead
+        kind = type(cause)
+        return RuntimeError(f"{kind.__module__}.{kind.__qualname__}: {cause}")
+    return cause
 
 
 def _describe(value: object) -> str:

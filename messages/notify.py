@@ -66,6 +66,8 @@ class RawNotification(NamedTuple):
     """The payload, copied out of bleak's bytearray."""
     received_at: float
     """Clock time when bleak's callback ran."""
+    session: int = 0
+    """The CONNECTED state_version of the connection it arrived on."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +96,10 @@ class NotifyStarted:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Drain:
-    """A barrier: answered once everything received before it reached its callbacks."""
+    """A barrier: answered once everything received before it reached its callbacks.
+
+    Sent to the RadioActor, which flushes what bleak handed over so far and passes it on
+    to the NotificationActor, which answers it from the device's callback lane."""
 
     request_id: int
     """Answered from the device's callback lane, after every job queued before it ran."""

@@ -11,6 +11,7 @@ import dataclasses
 
 from blerun.messages.common import GetStats, Poison, Resync
 from blerun.messages.gatt import ServicesSnapshot
+from blerun.messages.notify import Drain
 from blerun.messages.reconnect import GiveUp, ReconnectDue
 from blerun.messages.state import ConnectionState, StateChanged
 
@@ -205,6 +206,7 @@ RadioCommand = (
     | GiveUp
     | GetStats
     | Resync
+    | Drain
     | Poison
 )
 """Everything the RadioActor accepts."""

@@ -62,6 +62,10 @@ _DEFAULT_RSSI = -60
 _ADV_IND_EVENT_TYPE = 0x13
 
 
+_SUPERVISION_TIMEOUT = 0x08
+"""HCI Connection Timeout: how a link to a peer that went silent ends."""
+
+
 class Verdict(enum.Enum):
     """What the air does with a connect or disconnect the central asked for."""
 
@@ -130,11 +134,17 @@ class SimLink(LocalLink):
         self.on_address_changed(controller)
 
     def remove_controller(self, controller: Controller) -> None:
+        gone = [a for a, c in self._by_address.items() if c is controller]
         super().remove_controller(controller)
-        for address in [a for a, c in self._by_address.items() if c is controller]:
+        for address in gone:
             del self._by_address[address]
         if controller in self.centrals:
             self.centrals.remove(controller)
+        # A controller that leaves the air (its host process died, maybe in the middle of
+        # making a link) is never heard again: its peers' ends of those links time out.
+        for peer in self.controllers:
+            if isinstance(peer, _QuietController):
+                peer.lose_peers(gone, _SUPERVISION_TIMEOUT)
 
     def on_address_changed(self, controller: Controller) -> None:
         # Called by Controller.random_address's setter, also during __init__ of the base
@@ -229,8 +239,15 @@ class _QuietController(Controller):
         return len(dropped)
 
     def _lose(self, connection: ControllerConnection, reason: int) -> None:
-        connection.send_ll_control_pdu(ll.TerminateInd(reason))
+        if self.link.find_le_controller(connection.peer_address) is not None:
+            connection.send_ll_control_pdu(ll.TerminateInd(reason))
         self.on_le_disconnected(connection, reason)
+
+    def lose_peers(self, addresses: list[hci.Address], reason: int) -> None:
+        """End the links to controllers no longer on the air (nothing is sent to them)."""
+        for connection in list(self.le_connections.values()):
+            if connection.peer_address in addresses:
+                self.on_le_disconnected(connection, reason)
 
     def _report_completed(self) -> None:
         self._completion_due = False

@@ -43,7 +43,8 @@ from typing import Any  # noqa: E402
 
 from blerun.actors import Runtime  # noqa: E402
 
-from scripted import ScriptedWorld  # noqa: E402
+from helpers import Collector, Connected, StateRecorder  # noqa: E402
+from scripted import HR_MEASUREMENT, ScriptedWorld, heart_rate  # noqa: E402
 
 
 @pytest.fixture
@@ -67,3 +68,24 @@ def make_runtime(world: ScriptedWorld) -> Iterator[Callable[..., Runtime]]:
     for runtime in runtimes:
         report = runtime.close(timeout=5.0)
         assert report.clean, report
+
+
+@pytest.fixture
+def connected_device(
+    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+) -> Callable[..., Connected]:
+    """Make a runtime (options as ``Runtime``'s), a scripted heart-rate monitor, its device
+    with a state recorder and a subscription, connected; the runtime is closed after the
+    test (its report must be clean)."""
+
+    def make(*, address: str = "AA:BB:CC:DD:EE:01", **options: Any) -> Connected:
+        peripheral = heart_rate(world, address)
+        runtime = make_runtime(**options)
+        device = runtime.device(peripheral.address)
+        events, notes = StateRecorder(device), Collector()
+        device.subscribe(HR_MEASUREMENT, notes)
+        device.connect(timeout=5)
+        peripheral.wait_until(lambda p: HR_MEASUREMENT in p.handlers)
+        return Connected(runtime, device, peripheral, events, notes)
+
+    return make

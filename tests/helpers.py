@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import os
 import sys
 import threading
 from collections.abc import Callable
 
-from blerun.actors import AsyncDevice, ConnectionState, Device, Notification, StateChanged
+from blerun.actors import (
+    AsyncDevice,
+    ConnectionState,
+    Device,
+    Notification,
+    Runtime,
+    StateChanged,
+)
 from blerun.messages import Connect, GetStats, Role
+
+from scripted import ScriptedPeripheral
 
 
 class StateRecorder:
@@ -90,3 +100,18 @@ def no_bluetooth_stack() -> bool:
         return False
     sockets = ("/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket")
     return not any(os.path.exists(path) for path in sockets)
+
+
+@dataclasses.dataclass(frozen=True)
+class Connected:
+    """A device connected over the scripted backend, and what a test checks it with."""
+
+    runtime: Runtime
+    device: Device
+    peripheral: ScriptedPeripheral
+    """Its scripted heart-rate monitor."""
+    events: StateRecorder
+    """Its state events, recorded from before the connect."""
+    notes: Collector
+    """What a subscription to the heart-rate measurement (made before the connect, so
+    re-applied on every connection) received."""

@@ -4,6 +4,11 @@ Tests swap bleak's *backend* (``BleakClient(..., backend=...)``), never blerun's
 code. A ``ScriptedWorld`` holds scripted peripherals; ``world.backend`` is a
 ``BaseBleakClient`` subclass bound to it. Everything a peripheral does happens on the
 runtime's event loop; tests drive it from their own thread with ``world.run(fn)``.
+
+Backend operations take no time unless a test holds them at their gate
+(``peripheral.hold("read")``): a held operation has started (``peripheral.started``
+counts it) and waits until ``release()``, so a test controls exactly when I/O completes,
+without guessing at durations.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ class Char:
     value: bytes = b""
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 HANG = "hang"
 """A connect outcome: wait forever (cancellable)."""
 STUBBORN = "stubborn"
@@ -58,8 +68,11 @@ class ScriptedPeripheral:
     address: str
     chars: list[Char]
     mtu: int = 247
-    op_delay: float = 0.0
-    """Seconds every backend operation takes (asyncio.sleep on the loop)."""
+    held: set[str] = dataclasses.field(default_factory=set)
+    """Operations held at their gate: "connect", "disconnect", "read", "write",
+    "start_notify", "stop_notify" (see ``hold``)."""
+    started: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    """Backend operations started, by kind (held ones included)."""
     connect_script: collections.deque[object] = dataclasses.field(default_factory=collections.deque)
     """Outcomes of the next connects: an exception to raise, or HANG; then success."""
     hang_disconnect: bool | str = False
@@ -76,9 +89,43 @@ class ScriptedPeripheral:
     changed: threading.Condition = dataclasses.field(default_factory=threading.Condition)
     """Notified on every connect and start/stop notify, for tests to wait on."""
 
+    _gate_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = dataclasses.field(
+        default_factory=list
+    )
+    _releases: int = 0
+
     def bump(self) -> None:
         with self.changed:
             self.changed.notify_all()
+
+    def hold(self, *ops: str) -> None:
+        """From now on, operations of these kinds wait at their gate (any thread)."""
+        with self.changed:
+            self.held.update(ops)
+
+    def release(self, *ops: str) -> None:
+        """Let every held operation through, and stop holding these kinds (default: all)."""
+        with self.changed:
+            self.held.difference_update(ops or set(self.held))
+            self._releases += 1
+            waiters, self._gate_waiters = self._gate_waiters, []
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_wake, future)
+
+    async def gate(self, op: str) -> None:
+        """On the loop: count the operation as started, then wait while it is held."""
+        loop = asyncio.get_running_loop()
+        with self.changed:
+            self.started[op] += 1
+            releases = self._releases
+            self.changed.notify_all()
+        while True:
+            with self.changed:
+                if op not in self.held or self._releases != releases:
+                    return
+                future: asyncio.Future[None] = loop.create_future()
+                self._gate_waiters.append((loop, future))
+            await future
 
     def wait_until(
         self, predicate: Callable[[ScriptedPeripheral], bool], timeout: float = 5.0
@@ -189,16 +236,16 @@ class ScriptedClient(BaseBleakClient):
             raise BleakError("Not connected")
         return self._peripheral
 
-    async def _delay(self) -> None:
-        if self._peripheral is not None and self._peripheral.op_delay:
-            await asyncio.sleep(self._peripheral.op_delay)
+    async def _gate(self, op: str) -> None:
+        if self._peripheral is not None:
+            await self._peripheral.gate(op)
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
         peripheral = self.world.peripherals.get(self.address.upper())
         if peripheral is None:
             raise BleakDeviceNotFoundError(self.address, f"Device {self.address} not found")
         self._peripheral = peripheral
-        await self._delay()
+        await self._gate("connect")
         if peripheral.connect_script:
             outcome = peripheral.connect_script.popleft()
             peripheral.bump()
@@ -244,7 +291,7 @@ class ScriptedClient(BaseBleakClient):
         peripheral = self._peripheral
         if peripheral is not None and peripheral.hang_disconnect:
             await _forever(peripheral.hang_disconnect == STUBBORN)
-        await self._delay()
+        await self._gate("disconnect")
         self._connected = False
         if peripheral is not None:
             peripheral.handlers.clear()
@@ -267,7 +314,7 @@ class ScriptedClient(BaseBleakClient):
     async def read_gatt_char(
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
-        await self._delay()
+        await self._gate("read")
         self._maybe_fail("read")
         return bytearray(self._p().char(characteristic.uuid).value)
 
@@ -279,7 +326,7 @@ class ScriptedClient(BaseBleakClient):
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
     ) -> None:
-        await self._delay()
+        await self._gate("write")
         self._maybe_fail("write")
         self._p().writes.append((characteristic.uuid, bytes(data), response))
 
@@ -289,7 +336,7 @@ class ScriptedClient(BaseBleakClient):
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
     ) -> None:
-        await self._delay()
+        await self._gate("start_notify")
         self._maybe_fail("start_notify")
         peripheral = self._p()
         peripheral.handlers[characteristic.uuid] = callback
@@ -297,7 +344,7 @@ class ScriptedClient(BaseBleakClient):
         peripheral.bump()
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
-        await self._delay()
+        await self._gate("stop_notify")
         peripheral = self._p()
         peripheral.handlers.pop(characteristic.uuid, None)
         peripheral.bump()

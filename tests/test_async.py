@@ -11,15 +11,26 @@ import pytest
 from blerun.actors import ConnectionState, Runtime
 from blerun.actors.errors import WrongThread
 
-from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedWorld, heart_rate
+from scripted import CONTROL, HR_MEASUREMENT, SENSOR, ScriptedPeripheral, ScriptedWorld, heart_rate
+
+OPS = ("connect", "disconnect", "read", "write", "start_notify", "stop_notify")
+HELD_TICKS = 20
 
 
 class Heartbeat:
-    """A 1 ms ticker; records how late each tick woke up."""
+    """A 1 ms ticker on the caller's loop; records how late each tick woke up.
 
-    def __init__(self) -> None:
+    It also plays the slow radio: every backend operation is held at its gate until
+    ``HELD_TICKS`` ticks after it started. A call that blocked the loop would stop the
+    ticks, so its operation would never be let through.
+    """
+
+    def __init__(self, peripheral: ScriptedPeripheral) -> None:
+        self.peripheral = peripheral
         self.worst = 0.0
         self.ticks = 0
+        self._started = 0
+        self._release_at: int | None = None
 
     async def run(self) -> None:
         while True:
@@ -27,15 +38,23 @@ class Heartbeat:
             await asyncio.sleep(0.001)
             self.worst = max(self.worst, time.perf_counter() - before - 0.001)
             self.ticks += 1
+            started = sum(self.peripheral.started.values())
+            if started > self._started:
+                self._started, self._release_at = started, self.ticks + HELD_TICKS
+            if self._release_at is not None and self.ticks >= self._release_at:
+                self._release_at = None
+                self.peripheral.release()
+                self.peripheral.hold(*OPS)
 
 
 def test_async_api_never_blocks_the_callers_loop(world: ScriptedWorld) -> None:
-    peripheral = heart_rate(world, op_delay=0.5)  # every backend operation takes 0.5 s
+    peripheral = heart_rate(world)
+    peripheral.hold(*OPS)  # every backend operation takes HELD_TICKS ticks of the loop
 
     async def scenario() -> tuple[float, int]:
         loop = asyncio.get_running_loop()
         world.loop = loop
-        beat = Heartbeat()
+        beat = Heartbeat(peripheral)
         ticker = asyncio.create_task(beat.run())
         async with Runtime(loop=loop, backend=world.backend) as rt:
             dev = rt.async_device(peripheral.address)
@@ -56,9 +75,7 @@ def test_async_api_never_blocks_the_callers_loop(world: ScriptedWorld) -> None:
         return beat.worst, beat.ticks
 
     worst, ticks = asyncio.run(scenario())  # noqa: TID251 -- the test owns this loop
-    # Seven backend round trips of 0.5 s ran; a blocking bridge would stall a tick by at
-    # least 0.5 s. The bound sits halfway, so scheduling noise on a loaded machine (seen:
-    # 0.1 s with four test suites running at once) is not mistaken for a block.
+    # Seven held backend round trips ran; a blocking bridge would stall the ticks.
     assert ticks > 100
     assert worst < 0.25, f"the heartbeat was late by {worst:.3f} s"
 

@@ -142,9 +142,7 @@ def test_every_operation_rule_has_a_case() -> None:
 
 
 def test_att_errors_keep_their_code() -> None:
-    mapped = map_error(
-        BleakGATTProtocolError(0x81), address=ADDRESS, connecting=False, uuid=UUID
-    )
+    mapped = map_error(BleakGATTProtocolError(0x81), address=ADDRESS, connecting=False, uuid=UUID)
     assert isinstance(mapped, GattError)
     assert mapped.code == 0x81 and mapped.uuid == UUID
     assert "APPLICATION_ERROR (0x81)" in str(mapped)

@@ -98,6 +98,6 @@ def test_classes_not_meant_for_subclassing_are_final() -> None:
 
 def test_names_the_readme_imported_from_the_runtime_still_work_with_a_warning() -> None:
     with pytest.warns(DeprecationWarning, match="blerun.testing"):
-        assert blerun.actors.FaultPlan is FaultPlan  # type: ignore[attr-defined]
+        assert blerun.actors.FaultPlan is FaultPlan
     with pytest.raises(AttributeError):
-        blerun.actors.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+        blerun.actors.NoSuchName  # noqa: B018

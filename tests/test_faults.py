@@ -11,7 +11,7 @@ from blerun.actors.errors import Disconnected, InvalidPolicy
 from blerun.messages import AttemptDone, LinkLost, NotificationBatch, Reason, Role, StateChanged
 from blerun.testing import FakeClock, FaultPlan, InMemoryMetrics
 
-from helpers import Collector, StateRecorder, settle
+from helpers import Collector, Connected, StateRecorder, settle
 from scripted import HR_MEASUREMENT, ScriptedPeripheral, ScriptedWorld, heart_rate
 
 S = ConnectionState
@@ -29,32 +29,20 @@ def _bursts(world: ScriptedWorld, peripheral: ScriptedPeripheral, batches: int, 
         world.run(send)
 
 
-def _connected(
-    world: ScriptedWorld, make_runtime: Callable[..., Runtime], plan: FaultPlan
-) -> tuple[object, ScriptedPeripheral, Collector]:
-    peripheral = heart_rate(world)
-    rt = make_runtime(faults=plan, policy=FAST)
-    dev = rt.device(peripheral.address)
-    got = Collector()
-    dev.subscribe(HR_MEASUREMENT, got)
-    dev.connect(timeout=5)
-    peripheral.wait_until(lambda p: HR_MEASUREMENT in p.handlers)
-    return dev, peripheral, got
-
-
 def test_duplicates_and_reorders_deliver_each_notification_once_in_order(
-    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+    world: ScriptedWorld, connected_device: Callable[..., Connected]
 ) -> None:
     plan = FaultPlan(seed=3)
     plan.duplicate(NotificationBatch, probability=0.3).reorder(NotificationBatch, probability=0.2)
-    dev, peripheral, got = _connected(world, make_runtime, plan)
+    c = connected_device(faults=plan, policy=FAST)
+    dev, peripheral, got = c.device, c.peripheral, c.notes
     _bursts(world, peripheral, batches=100, size=3)
     # Nothing was dropped: every notification arrives (a batch held back by a reorder is
     # released by the next one, or by the plan's hold bound), once, in order.
     seqs = [n.seq for n in got.wait_count(300)]
-    settle(dev)  # type: ignore[arg-type]
+    settle(dev)
     assert seqs == list(range(1, 301)), "each notification exactly once, in order"
-    stats = dev.statistics()  # type: ignore[attr-defined]
+    stats = dev.statistics()
     applied = plan.applied()
     assert applied["duplicate:NotificationBatch"] > 0 and applied["reorder:NotificationBatch"] > 0
     assert stats.notifications_out_of_order == 3 * applied["duplicate:NotificationBatch"]
@@ -62,15 +50,16 @@ def test_duplicates_and_reorders_deliver_each_notification_once_in_order(
 
 
 def test_a_delayed_batch_still_arrives_once_in_order(
-    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+    world: ScriptedWorld, connected_device: Callable[..., Connected]
 ) -> None:
     plan = FaultPlan(seed=5).delay(NotificationBatch, seconds=0.05, probability=0.2)
-    dev, peripheral, got = _connected(world, make_runtime, plan)
+    c = connected_device(faults=plan, policy=FAST)
+    dev, peripheral, got = c.device, c.peripheral, c.notes
     _bursts(world, peripheral, batches=60, size=2)
     seqs = [n.seq for n in got.wait_count(120)]
     assert seqs == list(range(1, 121))
     assert plan.applied()["delay:NotificationBatch"] > 0
-    assert dev.statistics().notifications_gaps == 0  # type: ignore[attr-defined]
+    assert dev.statistics().notifications_gaps == 0
 
 
 def test_same_seed_same_faults() -> None:
@@ -99,14 +88,15 @@ def test_same_seed_same_faults() -> None:
 
 
 def test_dropped_link_lost_is_recovered_by_the_next_attempt(
-    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+    world: ScriptedWorld, connected_device: Callable[..., Connected]
 ) -> None:
     # A lost LinkLost leaves the radio believing in a dead link until an operation fails;
     # delayed completions and duplicated state events change nothing they should not.
     plan = FaultPlan(seed=1)
     plan.delay(AttemptDone, seconds=0.05).duplicate(StateChanged)
-    dev, peripheral, _ = _connected(world, make_runtime, plan)
-    rec = StateRecorder(dev)  # type: ignore[arg-type]
+    c = connected_device(faults=plan, policy=FAST)
+    dev, peripheral = c.device, c.peripheral
+    rec = StateRecorder(dev)
     for n in range(1, 6):
         world.run(peripheral.drop)
         rec.wait_state(S.CONNECTED, count=n)
@@ -117,22 +107,23 @@ def test_dropped_link_lost_is_recovered_by_the_next_attempt(
 
 
 def test_a_lost_disconnect_callback_is_healed_by_the_next_operation(
-    world: ScriptedWorld, make_runtime: Callable[..., Runtime]
+    world: ScriptedWorld, connected_device: Callable[..., Connected]
 ) -> None:
     plan = FaultPlan(seed=2).drop(LinkLost, limit=1)
-    dev, peripheral, _ = _connected(world, make_runtime, plan)
-    rec = StateRecorder(dev)  # type: ignore[arg-type]
+    c = connected_device(faults=plan, policy=FAST)
+    dev, peripheral = c.device, c.peripheral
+    rec = StateRecorder(dev)
     world.run(peripheral.drop)  # its LinkLost is dropped ...
     assert plan.applied() == {"drop:LinkLost": 1}
-    settle(dev)  # type: ignore[arg-type]
-    assert dev.state is S.CONNECTED  # type: ignore[attr-defined]  ... the radio did not hear
+    settle(dev)
+    assert dev.state is S.CONNECTED  # ... the radio did not hear
     # ... until an operation finds the link dead: it fails, and the device reconnects.
     with pytest.raises(Disconnected):
-        dev.read("2a6e")  # type: ignore[attr-defined]
+        dev.read("2a6e")
     event = rec.wait_state(S.RECONNECTING)
     assert event.reason is Reason.LINK_LOST
     rec.wait_state(S.CONNECTED)
-    assert dev.read("2a6e") == b"\x2a\x00"  # type: ignore[attr-defined]
+    assert dev.read("2a6e") == b"\x2a\x00"
 
 
 def test_crash_injection_goes_through_the_router(

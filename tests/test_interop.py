@@ -36,11 +36,7 @@ class Dashboard(pykka.ThreadingActor):
                 self.seen.append(message.new)
                 request_id, future = self.device.new_request()
                 # Replies complete a future; bring them back as messages of ours.
-                future.add_done_callback(
-                    lambda f, rid=request_id: self.actor_ref.tell(
-                        Reply(request_id=rid, value=f.result())
-                    )
-                )
+                future.add_done_callback(self._as_reply(request_id))
                 self.device.tell(
                     Role.RADIO, Read(request_id=request_id, uuid=SENSOR, retry=False, timeout=5.0)
                 )
@@ -48,6 +44,12 @@ class Dashboard(pykka.ThreadingActor):
                 self.seen.append(message.new)
             case Reply(value=bytes() as value):
                 self.done.set_result(value)
+
+    def _as_reply(self, request_id: int) -> Callable[[concurrent.futures.Future[object]], None]:
+        def tell(future: concurrent.futures.Future[object]) -> None:
+            self.actor_ref.tell(Reply(request_id=request_id, value=future.result()))
+
+        return tell
 
 
 def test_a_users_actor_speaks_the_protocol(

@@ -103,7 +103,7 @@ def _sample(cls: type) -> object:
 
 
 RADIO_BOUNDARY = [
-    *[c for c in messages.RadioCommand.__args__ if c not in (messages.GetStats,)],  # type: ignore[attr-defined]
+    *[c for c in messages.RadioCommand.__args__ if c not in (messages.GetStats,)],
     messages.GetStats,
     messages.StateChanged,
     messages.NotificationBatch,

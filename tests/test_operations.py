@@ -11,6 +11,7 @@ from bleak.exc import BleakGATTProtocolError
 from blerun.actors import ConnectionState, ReconnectPolicy, Runtime, ServicesSnapshot
 from blerun.actors.errors import Disconnected, GattError, NotConnected, OperationTimeout
 from blerun.messages import Read, Reason, Role
+from blerun.testing import FakeClock
 
 from helpers import StateRecorder
 from scripted import CONTROL, SENSOR, ScriptedWorld, heart_rate
@@ -49,13 +50,16 @@ def test_operations_when_not_connected(
 def test_link_loss_during_an_operation_fails_it_with_disconnected(
     world: ScriptedWorld, make_runtime: Callable[..., Runtime]
 ) -> None:
-    peripheral = heart_rate(world, op_delay=0.3)
+    peripheral = heart_rate(world)
     rt = make_runtime(policy=ReconnectPolicy(initial=5.0, jitter=0.0))
     dev = rt.device(peripheral.address)
     dev.connect(timeout=5)
+    peripheral.hold("read")
     request_id, future = dev.new_request()
     dev.tell(Role.RADIO, Read(request_id=request_id, uuid=SENSOR, retry=False, timeout=5.0))
+    peripheral.wait_until(lambda p: p.started["read"] == 1)  # in flight, held
     world.run(peripheral.drop)
+    peripheral.release()
     with pytest.raises(Disconnected):
         future.result(5)
 
@@ -63,8 +67,9 @@ def test_link_loss_during_an_operation_fails_it_with_disconnected(
 def test_retry_waits_out_a_link_loss(
     world: ScriptedWorld, make_runtime: Callable[..., Runtime]
 ) -> None:
+    clock = FakeClock()  # the reconnect waits until the test moves time
     peripheral = heart_rate(world)
-    rt = make_runtime(policy=ReconnectPolicy(initial=0.2, jitter=0.0))
+    rt = make_runtime(clock=clock, policy=ReconnectPolicy(initial=0.2, jitter=0.0))
     dev = rt.device(peripheral.address)
     rec = StateRecorder(dev)
     dev.connect(timeout=5)
@@ -73,7 +78,10 @@ def test_retry_waits_out_a_link_loss(
     # Without retry the read fails at once; with it, it waits for the policy's reconnect.
     with pytest.raises(NotConnected):
         dev.read(SENSOR)
-    assert dev.read(SENSOR, retry=True, timeout=5) == b"\x2a\x00"
+    request_id, read = dev.new_request()
+    dev.tell(Role.RADIO, Read(request_id=request_id, uuid=SENSOR, retry=True, timeout=5.0))
+    clock.advance(clock.wait_for_timer("ReconnectDue").delay)
+    assert read.result(5) == b"\x2a\x00"
     dev.write(CONTROL, b"\x01", retry=True, timeout=5)
     # The published state is current when a call returns; listeners hear it on their
     # lane, so they are waited for.

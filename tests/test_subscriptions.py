@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +20,10 @@ FAST = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)
 
 def _notify(world: ScriptedWorld, peripheral: ScriptedPeripheral, data: bytes) -> bool:
     return bool(world.run(lambda: peripheral.notify(HR_MEASUREMENT, data)))
+
+
+def _started_notify(times: int) -> Callable[[ScriptedPeripheral], bool]:
+    return lambda p: p.start_notify_calls[HR_MEASUREMENT] == times
 
 
 def test_subscriptions_survive_20_link_losses(
@@ -41,11 +46,11 @@ def test_subscriptions_survive_20_link_losses(
         old_handler = world.run(lambda: peripheral.handlers[HR_MEASUREMENT])
         world.run(peripheral.drop)
         rec.wait_state(S.CONNECTED, count=session + 1)
-        peripheral.wait_until(lambda p, n=session: p.start_notify_calls[HR_MEASUREMENT] == n + 1)
+        peripheral.wait_until(_started_notify(session + 1))
         # Exactly one backend subscription per session, none left from the last one.
         assert world.run(lambda: list(peripheral.handlers)) == [HR_MEASUREMENT]
         # A late notification from the previous session never reaches a callback.
-        world.run(lambda h=old_handler: h(bytearray(b"\xff")))
+        world.run(functools.partial(old_handler, bytearray(b"\xff")))
     assert _notify(world, peripheral, b"\x00")
     items = second.wait_count(delivered + 1)
     assert b"\xff" not in [n.data for n in items]

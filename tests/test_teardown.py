@@ -162,19 +162,18 @@ def test_a_failed_task_whose_caller_gave_up_is_still_retrieved(
 def test_an_async_call_waits_one_bound_not_two(
     world: ScriptedWorld, make_runtime: Callable[..., Runtime]
 ) -> None:
-    peripheral = heart_rate(world, op_delay=5.0)
+    peripheral = heart_rate(world)
     rt = make_runtime()
 
     async def main() -> float:
         dev = rt.async_device(peripheral.address)
-        peripheral.op_delay = 0.0
         await dev.connect(timeout=5)
-        peripheral.op_delay = 5.0
+        peripheral.hold("read")  # the read never completes
         started = time.perf_counter()
         with pytest.raises(OperationTimeout):
             await dev.read(SENSOR, timeout=0.5)
         elapsed = time.perf_counter() - started
-        peripheral.op_delay = 0.0  # so the teardown at close is quick again
+        peripheral.release()
         return elapsed
 
     assert asyncio.run(main()) < 0.9  # noqa: TID251 -- the test owns this loop

@@ -70,7 +70,8 @@ def test_bad_arguments_are_one_line_and_exit_2(
 ) -> None:
     ran = run(capsys, *args)
 
-    assert ran.code == ExitCode.USAGE == 2
+    assert ran.code == ExitCode.USAGE
+    assert int(ExitCode.USAGE) == 2  # the documented status scripts test for
     assert ran.out == ""
     assert ran.err.count("\n") == 1, ran.err
     assert complaint in ran.err

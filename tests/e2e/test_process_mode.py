@@ -43,6 +43,7 @@ class Stream:
 
     def __call__(self, note: Notification) -> None:
         _, seq = parse_heart_rate_measurement(note.data)
+        assert seq is not None  # the sim's monitor carries a sequence number
         with self._cond:
             self.seqs.append(seq)
             self._cond.notify_all()

@@ -129,7 +129,7 @@ def test_misuse_is_refused_with_clear_errors() -> None:
         with pytest.raises(ValueError, match="operation"):
             hr.stall_next("teleport")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="operation"):
-            hr.fail_next("connect", 0x0E)  # type: ignore[arg-type]
+            hr.fail_next("connect", 0x0E)
         with pytest.raises(ValueError):
             hr.refuse_connects(0)
 

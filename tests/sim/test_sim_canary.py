@@ -144,7 +144,7 @@ def test_controller_reports_address_changes_to_its_link() -> None:
             seen.append(controller)
 
     async def build() -> None:
-        built = controller.Controller("canary", link=Recording())
+        built = controller.Controller("canary", link=Recording())  # type: ignore[no-untyped-call]
         seen.clear()
         built.random_address = hci.Address("F0:00:00:00:00:AB")
         assert seen == [built]
@@ -182,7 +182,7 @@ def test_protocol_values_the_sim_uses() -> None:
     assert att.ATT_DEFAULT_MTU == 23
     assert att.Opcode.ATT_READ_RESPONSE in att.ATT_RESPONSES
     assert {"READABLE", "WRITEABLE"} <= set(dir(att.Attribute))
-    assert hci.HCI_ErrorCode.CONNECTION_LIMIT_EXCEEDED_ERROR == 0x09
+    assert int(hci.HCI_ErrorCode.CONNECTION_LIMIT_EXCEEDED_ERROR) == 0x09
     for name in ("TerminateInd", "ConnectInd", "AdvInd"):
         assert hasattr(ll, name), f"bumble.ll.{name} is gone"
     for name in ("Characteristic", "CharacteristicValue", "Descriptor", "Service"):

@@ -81,7 +81,7 @@ def test_sensor_fixture_reads_through_a_plain_client(
 
 
 def test_use_air_nests_and_restores_bleaks_own_lookup() -> None:
-    original = bleak.get_platform_client_backend_type
+    original = vars(bleak)["get_platform_client_backend_type"]
     with VirtualAir.start() as outer, VirtualAir.start() as inner:
         with use_air(outer):
             assert BleakClient("F0:00:00:00:00:01")._backend.__class__ is outer.client_backend
@@ -92,12 +92,12 @@ def test_use_air_nests_and_restores_bleaks_own_lookup() -> None:
             assert type(BleakClient("F0:00:00:00:00:01")._backend) is outer.client_backend
         with pytest.raises(ValueError, match="no adapter"), use_air(outer, adapter="hci9"):
             pass
-    assert bleak.get_platform_client_backend_type is original
+    assert vars(bleak)["get_platform_client_backend_type"] is original
     assert bleak.backends.client.get_platform_client_backend_type is original
 
 
 def test_use_air_undoes_itself_when_the_block_raises() -> None:
-    original = bleak.get_platform_scanner_backend_type
+    original = vars(bleak)["get_platform_scanner_backend_type"]
     with VirtualAir.start() as air, pytest.raises(RuntimeError, match="boom"), use_air(air):
         raise RuntimeError("boom")
-    assert bleak.get_platform_scanner_backend_type is original
+    assert vars(bleak)["get_platform_scanner_backend_type"] is original
