@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 
 from blerun.actors.errors import BleRuntimeError
-from blerun.cli import _logs, _verb_monitor, _verb_read, _verb_scan, _verb_services, _verb_write
+from blerun.cli import (
+    _logs,
+    _verb_chaos,
+    _verb_monitor,
+    _verb_read,
+    _verb_scan,
+    _verb_services,
+    _verb_write,
+)
 from blerun.cli._exit import ExitCode, exit_code_for, one_line
 from blerun.cli._output import Output, OutputClosed
 from blerun.cli._parse import build_parser
@@ -41,6 +49,7 @@ _VERBS: dict[str, Verb] = {
     "write": _verb_write.run,
     "monitor": _verb_monitor.run,
     "demo": _demo,
+    "chaos": _verb_chaos.run,
 }
 
 

@@ -17,10 +17,11 @@ PROFILES = ("heart-rate", "uart", "sensor")
 """Emulated peripherals ``--sim`` can put at ADDRESS."""
 
 _EPILOG = """\
-exit status: 0 done; 1 the link or the device failed (or the demo lost data); 2 bad
-arguments; 3 device or characteristic not found; 4 could not connect in time, or gave
-up; 5 an operation timed out; 6 no Bluetooth to use (no stack or adapter, adapter off,
-permission denied); 130 interrupted (Ctrl-C); 141 output closed (| head).
+exit status: 0 done; 1 the link or the device failed (or the demo lost data, or a
+chaos run broke an invariant); 2 bad arguments; 3 device or characteristic not found;
+4 could not connect in time, or gave up; 5 an operation timed out; 6 no Bluetooth to
+use (no stack or adapter, adapter off, permission denied); 130 interrupted (Ctrl-C);
+141 output closed (| head).
 
 Every verb that talks to a device takes --sim: the device at ADDRESS is then an emulated
 one (no hardware needed; pip install "blerun[sim]"), so the same command line works on
@@ -148,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--devices", type=positive, default=3, help="emulated devices (default 3)")
     demo.add_argument("--seed", type=int, help="seed for the fault schedule and the jitter")
+
+    chaos = _verb(verbs, "chaos", "random fault scenarios, each judged by the invariant checker")
+    chaos.add_argument("--runs", type=positive, default=50, help="scenarios (default 50)")
+    chaos.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
+    chaos.add_argument(
+        "--radio",
+        choices=("inprocess", "process", "both"),
+        default="both",
+        help="radio mode; 'both' runs one run in five in radio host processes",
+    )
+    chaos.add_argument("--quiet", action="store_true", help="no line per passing run")
     return parser
 
 

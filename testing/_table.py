@@ -53,7 +53,7 @@ def format_table(result: CampaignResult) -> str:
         ("escalations", _n(result.escalations)),
     ]
     width = max(len(k) for k, _ in rows)
-    lines = [f"| {'':<{width}} | |", f"|{'-' * (width + 2)}|---|"]
+    lines = [f"| {'what':<{width}} | count |", f"|{'-' * (width + 2)}|---|"]
     lines += [f"| {k:<{width}} | {v} |" for k, v in rows]
     for scenario, violations in result.failed:
         lines += [

@@ -26,7 +26,7 @@ from blerun.cli._parse import build_parser
 
 from clikit import run
 
-VERBS = ["scan", "services", "read", "write", "monitor", "demo"]
+VERBS = ["scan", "services", "read", "write", "monitor", "demo", "chaos"]
 
 
 def test_help_lists_every_verb_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,6 +58,8 @@ def test_each_verb_has_help(capsys: pytest.CaptureFixture[str], verb: str) -> No
         (["monitor", "F0:00:00:00:00:01"], "required: --notify"),
         (["monitor", "F0:00:00:00:00:01", "--notify", "2a37", "--count", "0"], "at least 1"),
         (["scan", "--timeout", "-1"], "positive number of seconds"),
+        (["chaos", "--runs", "0"], "at least 1"),
+        (["chaos", "--radio", "bluez"], "invalid choice: 'bluez'"),
         (["demo", "--devices", "many"], "not a whole number"),
         (
             ["monitor", "F0:00:00:00:00:01", "--notify", "2a37", "--sim-drop-every", "5"],
