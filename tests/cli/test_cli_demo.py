@@ -11,10 +11,7 @@ from clikit import child_env, command, run_child
 pytestmark = pytest.mark.e2e
 
 
-# The seeds are fixed so each run injects the same faults. None of these schedules drops
-# the crashed device's link right after its crash: the runtime then loses that session's
-# last notifications (reported with the branch; `blerun demo --duration 2 --seed 41921`
-# shows it), and these tests are about the demo, not that bug.
+# The seeds are fixed so each run injects the same faults.
 
 
 def test_demo_json_reports_zero_loss_and_exits_0() -> None:
@@ -87,3 +84,19 @@ def test_demo_under_head_exits_quietly() -> None:
     assert all(first)
     assert child.returncode == 141
     assert err == b""
+
+
+def test_demo_loses_nothing_when_a_crashed_device_drops_its_link_right_after() -> None:
+    # Seed 41921 crashes HR-1's NotificationActor and drops its link at once: the restarted
+    # actor used to lose that session's last notifications (fixed with the session carried
+    # in each notification and checkpointed by the NotificationActor).
+    ran = run_child("demo", "--duration", "2", "--seed", "41921", "--json", timeout=40)
+
+    assert ran.code == 0, ran.out[-3000:] + ran.err[-3000:]
+    records = ran.records()
+    faults = [r["text"] for r in records if r["type"] == "fault"]
+    crash = faults.index("crash the NotificationActor of HR-1, mid-stream")
+    assert faults[crash + 1] == "drop the link of HR-1"  # the schedule this test is about
+    summary = records[-1]
+    assert summary["passed"] is True, summary["problems"]
+    assert all(d.get("lost", 0) == 0 for d in summary["devices"])
