@@ -1,5 +1,6 @@
-"""Testing your own app with blerun.testing: faults between the runtime's actors, a radio
-that drops the link, and the invariant checker's verdict.
+"""Testing your own app with blerun: a radio that drops links and refuses reconnects
+(``blerun.sim``), faults between the runtime's actors (``FaultPlan``), a crashed actor
+(``rt.crash``), and the invariant checker's verdict (``InvariantChecker``).
 
 Run it with ``python -m pytest examples/testing_your_app`` (the ``sim_air`` and
 ``sim_heart_rate_monitor`` fixtures come with ``pip install "blerun[sim]"``).
@@ -7,12 +8,95 @@ Run it with ``python -m pytest examples/testing_your_app`` (the ``sim_air`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import pytest
+
 from blerun.actors import ConnectionState, Runtime
-from blerun.messages import NotificationBatch
-from blerun.sim import Peripheral, VirtualAir
-from blerun.testing import FaultPlan, InvariantChecker
+from blerun.messages import NotificationBatch, Role
+from blerun.sim import Peripheral, PeripheralCounters, VirtualAir, heart_rate_monitor
+from blerun.testing import FaultPlan, InMemoryMetrics, InvariantChecker
 
 from heart_rate_logger import HEART_RATE_MEASUREMENT, HeartRateLogger
+
+
+def energy_counter(logger: HeartRateLogger) -> list[int]:
+    # The emulated strap counts in Energy Expended (bytes 2-3): gaps and repeats show.
+    return [int.from_bytes(reading.data[2:4], "little") for reading in logger.readings]
+
+
+def readings(count: int) -> Callable[[HeartRateLogger], bool]:
+    return lambda logger: len(logger.readings) >= count
+
+
+def dropouts(count: int) -> Callable[[HeartRateLogger], bool]:
+    return lambda logger: logger.dropouts == count
+
+
+def sent_at_least(count: int) -> Callable[[PeripheralCounters], bool]:
+    return lambda counters: counters.notifications_sent >= count
+
+
+def reconnected(connects: int) -> Callable[[PeripheralCounters], bool]:
+    return lambda counters: counters.connects == connects and bool(counters.active_subscriptions)
+
+
+@pytest.fixture
+def strap(sim_air: VirtualAir) -> Peripheral:
+    return sim_air.add_peripheral(heart_rate_monitor(rate_hz=50))
+
+
+@pytest.fixture
+def runtime(sim_air: VirtualAir) -> Iterator[Runtime]:
+    with Runtime(loop=sim_air.loop, backend=sim_air.client_backend) as rt:
+        yield rt
+
+
+def test_the_logger_loses_nothing_across_link_drops(runtime: Runtime, strap: Peripheral) -> None:
+    logger = HeartRateLogger(runtime, strap.address)
+    logger.start()
+    for drops in range(1, 4):
+        logger.wait_until(readings(5 * drops))
+        strap.drop_link()
+        logger.wait_until(dropouts(drops))
+    logger.wait_until(lambda lg: len(lg.readings) >= 20)
+    strap.pause_notifications()
+    sent = strap.counters().notifications_while_subscribed
+    logger.wait_until(lambda lg: len(lg.readings) == sent)
+
+    assert logger.dropouts == 3
+    assert energy_counter(logger) == list(range(sent))  # every beat, once, in order
+    assert {reading.bpm for reading in logger.readings} == {72}
+
+
+def test_the_logger_rides_out_refused_reconnects(runtime: Runtime, strap: Peripheral) -> None:
+    logger = HeartRateLogger(runtime, strap.address)
+    logger.start()
+    logger.wait_until(lambda lg: len(lg.readings) >= 5)
+    strap.refuse_connects(3)
+    strap.drop_link()
+    logger.wait_until(lambda lg: lg.dropouts == 1)
+    before = len(logger.readings)
+    logger.wait_until(lambda lg: len(lg.readings) >= before + 5)
+
+    assert strap.counters().refused_connects == 3
+
+
+def test_the_logger_keeps_its_subscription_when_an_actor_crashes(
+    sim_air: VirtualAir, strap: Peripheral
+) -> None:
+    metrics = InMemoryMetrics()
+    with Runtime(loop=sim_air.loop, backend=sim_air.client_backend, metrics=metrics) as rt:
+        logger = HeartRateLogger(rt, strap.address)
+        logger.start()
+        logger.wait_until(lambda lg: len(lg.readings) >= 5)
+        rt.crash(logger.device, Role.NOTIFY, note="test")  # as a bug in the runtime would
+        metrics.wait_count("supervisor.restarts", 1)
+        before = len(logger.readings)
+        logger.wait_until(lambda lg: len(lg.readings) >= before + 5)
+
+    counter = energy_counter(logger)
+    assert counter == sorted(set(counter))  # nothing twice, nothing out of order
 
 
 def test_the_logger_keeps_every_beat_once_through_faults(
@@ -34,16 +118,16 @@ def test_the_logger_keeps_every_beat_once_through_faults(
         logger.device.subscribe(HEART_RATE_MEASUREMENT, watch.callback(HEART_RATE_MEASUREMENT))
         checker.call(watch, "connect", logger.start)
         for drops in range(1, 4):
-            hr.wait_until(lambda c, n=drops: c.notifications_sent >= 5 * n)
+            hr.wait_until(sent_at_least(5 * drops))
             hr.drop_link()  # the radio misbehaves; the runtime reconnects and resubscribes
-            hr.wait_until(lambda c, n=drops: c.connects == n + 1 and c.active_subscriptions)
+            hr.wait_until(reconnected(drops + 1))
         checker.settle(timeout=10)  # every beat the monitor sent was delivered once
         assert logger.device.state is ConnectionState.CONNECTED
         checker.call(watch, "disconnect", logger.stop)
         checker.close(rt, timeout=2.0)
     assert checker.violations() == []
-    sessions = [session for session, _, _ in logger.readings]
+    sessions = [reading.session for reading in logger.readings]
     assert sessions == sorted(sessions) and len(set(sessions)) == 4  # four connections
     assert len(set(logger.readings)) == len(logger.readings)  # none twice
-    assert all(bpm == 72 for _, _, bpm in logger.readings)
+    assert all(reading.bpm == 72 for reading in logger.readings)
     assert len(logger.readings) == watch.delivered()  # the app got what the checker got
