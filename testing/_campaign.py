@@ -42,7 +42,7 @@ def scenarios(runs: int, seed: int, radio: str) -> Iterable[Scenario]:
 
 
 def replay_command(scenario: Scenario) -> str:
-    return f"python -m blerun.testing --runs 1 --seed {scenario.seed} --radio {scenario.radio}"
+    return f"blerun chaos --runs 1 --seed {scenario.seed} --radio {scenario.radio}"
 
 
 @dataclasses.dataclass

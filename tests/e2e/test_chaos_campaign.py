@@ -1,6 +1,7 @@
-"""The chaos campaign as CI runs it: 50 scenarios over the sim, both radio modes, checked
-by the invariant checker; not one invariant may break. A failing run is printed with its
-seed and plan (``python -m blerun.testing --runs 1 --seed S --radio R`` replays it)."""
+"""The chaos campaign as CI runs it (``blerun chaos --runs 50``): 50 scenarios over the
+sim, both radio modes, checked by the invariant checker; not one invariant may break. A
+failing run is printed with its seed and plan (``blerun chaos --runs 1 --seed S --radio R``
+replays it)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def test_fifty_chaos_runs_break_no_invariant() -> None:
     # A process of its own: the campaign starts and stops 50 runtimes, airs and radio
     # hosts, and counts threads and processes against its own start.
     done = subprocess.run(
-        [sys.executable, "-m", "blerun.testing", "--runs", "50", "--seed", "1", "--json"],
+        [sys.executable, "-m", "blerun", "chaos", "--runs", "50", "--seed", "1", "--json"],
         capture_output=True,
         text=True,
         timeout=540,
