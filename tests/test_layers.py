@@ -42,7 +42,7 @@ LAYERS: dict[str, int] = {
         2,
     ),
     # 3: what actors are made of
-    **dict.fromkeys(["_actor_base", "_attempt", "_radio_ops", "_radio_state"], 3),
+    **dict.fromkeys(["_actor_base", "_attempt", "_radio_connect", "_radio_ops", "_radio_state"], 3),
     # 4: the actors
     **dict.fromkeys(["_radio", "_reconnect", "_notify", "_supervisor"], 4),
     # 5: the core (wiring, validation + sending, shutdown)
