@@ -7,7 +7,7 @@ From the repository root, with the ``bench`` extra installed
     python -m bench --quick             # the same figures, smaller: about a minute
     python -m bench --only latency_p99_10k
     python -m bench --out DIR           # default: bench/results/ (not versioned)
-    python -m bench --radio both        # once process mode exists
+    python -m bench --radio both        # also with the radio in a host process
 
 It writes ``results.json`` (every number, the machine, the load average),
 ``results.md`` (the table: figure, blerun, baselines, ratio, goal, met/missed),
@@ -26,6 +26,9 @@ Modules, one per group of figures:
 * ``scale``: 1,000 devices on the scripted backend: threads, RSS, CPU, close time,
   against 1,000 plain ``BleakClient``s.
 * ``shutdown``: ``close(1.0)`` with the radio hung in connect, disconnect or write.
+* ``hosts``: notification latency over the sim in either mode; with ``--radio process``
+  also the radio host's own figures: frozen host -> first notification through its
+  successor, RSS per host, ``close(1.0)`` with the host frozen (100 trials).
 
 ``scripted`` is the bleak backend and its pushers, ``common`` the shared gauges and
 the ``Figure`` record, ``report`` the outputs, ``run`` the orchestrator. Apart from the

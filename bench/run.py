@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import oversim, pipeline, report, scale, shutdown
+from bench import hosts, oversim, pipeline, report, scale, shutdown
 from bench.common import AVAILABLE_RADIOS, RADIOS, Figure, load_average, machine
 
 FigureFn = Callable[[str, bool], Figure]
@@ -32,6 +32,10 @@ FIGURES: dict[str, FigureFn] = {
     "drop_to_first_notification": oversim.recovery,
     "close_radio_hung": shutdown.close_hung,
     "user_loop_heartbeat_p99": oversim.heartbeat,
+    "sim_latency_p99": hosts.sim_latency,
+    "host_freeze_recovery": hosts.freeze_recovery,
+    "host_rss": hosts.host_rss,
+    "close_host_frozen": hosts.close_frozen,
 }
 """Every figure of the issue's table, in its order: name -> fn(radio, quick)."""
 
@@ -40,10 +44,14 @@ PROCESS_FIGURES = {
     "read_write_round_trip",
     "drop_to_first_notification",
     "user_loop_heartbeat_p99",
+    "sim_latency_p99",
 }
 """The figures that also run with the radio in a host process: those over the emulator,
 which the host reaches through the pickled backend. The others push notifications from a
 scripted backend living on the runtime's loop, which a host process cannot share."""
+
+HOST_FIGURES = {"host_freeze_recovery", "host_rss", "close_host_frozen"}
+"""The figures of the radio host process itself: process mode only."""
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -127,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (radio, name)
         for radio in args.radios
         for name in names
-        if radio == "inprocess" or name in PROCESS_FIGURES
+        if (radio == "inprocess" and name not in HOST_FIGURES)
+        or (radio == "process" and name in PROCESS_FIGURES | HOST_FIGURES)
     ]
     for i, (radio, name) in enumerate(jobs, 1):
         print(f"[{i}/{len(jobs)}] {name} ({radio}) ...", end=" ", flush=True)

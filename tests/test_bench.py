@@ -28,6 +28,18 @@ FIGURES = {
     "drop_to_first_notification",
     "close_radio_hung",
     "user_loop_heartbeat_p99",
+    "sim_latency_p99",
+}
+# With the radio in a host process: the figures over the sim, and the host's own.
+PROCESS_FIGURES = {
+    "sim_notify_ratio",
+    "read_write_round_trip",
+    "drop_to_first_notification",
+    "user_loop_heartbeat_p99",
+    "sim_latency_p99",
+    "host_freeze_recovery",
+    "host_rss",
+    "close_host_frozen",
 }
 # About a minute on two busy cores; the bound only catches a hang.
 _BOUND_S = 400
@@ -72,3 +84,29 @@ def test_quick_run_writes_every_figure_with_its_baselines(tmp_path: Path) -> Non
     assert machine["cpu"] in table
     png = (tmp_path / "results.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.timeout(_BOUND_S + 60)
+def test_quick_process_mode_run_measures_the_host_figures(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--radio", "process", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=_BOUND_S,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["errors"] == []
+    assert results["radios"] == ["process"]
+    figures = {f["name"]: f for f in results["figures"]}
+    assert set(figures) == PROCESS_FIGURES
+    for name, figure in figures.items():
+        assert _finite(figure["blerun"]), name
+        assert figure["radio"] == "process", name
+        assert all(_finite(v) for v in figure["baselines"].values()), name
+    # A frozen host never outlives close(): checked, not timed.
+    assert figures["close_host_frozen"]["details"]["hosts_left"] == 0
+    assert figures["host_rss"]["blerun"] > 0
