@@ -32,19 +32,16 @@ from bench.common import (
     percentile,
     stamp,
 )
+from bench.oversim import SOURCE, source_spec
 from blerun.actors import HostPolicy, ReconnectPolicy, Runtime
 from blerun.sim import (
     HEART_RATE_MEASUREMENT,
-    CharacteristicSpec,
     Peripheral,
     PeripheralSpec,
-    Property,
-    ServiceSpec,
     VirtualAir,
     heart_rate_monitor,
 )
 
-_STAMPED = "0000bec1-0000-1000-8000-00805f9b34fb"
 _RATE_HZ = 1000.0
 _BOUND = 1.0
 # Fast detection for the freeze figures: a heartbeat every 0.25 s, wedged after 1 s.
@@ -53,22 +50,7 @@ _FAST_HOSTS = HostPolicy(heartbeat=0.25, hang_timeout=1.0, shutdown_timeout=0.2)
 
 def _stamped_source(name: str) -> PeripheralSpec:
     """A peripheral notifying ``_RATE_HZ`` times a second, each value time-stamped."""
-    return PeripheralSpec(
-        name=name,
-        services=(
-            ServiceSpec(
-                uuid="0000beef-0000-1000-8000-00805f9b34fb",
-                characteristics=(
-                    CharacteristicSpec(
-                        uuid=_STAMPED,
-                        properties=Property.NOTIFY,
-                        notify_value=lambda n: bytes(stamp(n)),
-                        notify_rate_hz=_RATE_HZ,
-                    ),
-                ),
-            ),
-        ),
-    )
+    return source_spec(name, value=lambda n: bytes(stamp(n)), rate_hz=_RATE_HZ)
 
 
 def _raw_latencies(air: VirtualAir, name: str, count: int, warm_up: int) -> list[float]:
@@ -81,7 +63,7 @@ def _raw_latencies(air: VirtualAir, name: str, count: int, warm_up: int) -> list
 
     async def open_client() -> None:
         await client.connect()
-        await client.start_notify(_STAMPED, on_value)
+        await client.start_notify(SOURCE, on_value)
 
     asyncio.run_coroutine_threadsafe(open_client(), air.loop).result(30)
     try:
@@ -100,7 +82,7 @@ def _blerun_latencies(
     rt = new_runtime(radio, loop=air.loop, backend=air.client_backend).start()
     try:
         dev = rt.device(source.address)
-        dev.subscribe(_STAMPED, lambda note: sink(note.data))
+        dev.subscribe(SOURCE, lambda note: sink(note.data))
         dev.connect(timeout=30)
         if not sink.wait_for(warm_up + count, 60):
             raise TimeoutError("blerun: the stamped stream stalled")

@@ -48,7 +48,7 @@ from blerun.sim import (
 
 T = TypeVar("T")
 _BOUND = 120.0
-_SOURCE = "0000bec0-0000-1000-8000-00805f9b34fb"
+SOURCE = "0000bec0-0000-1000-8000-00805f9b34fb"
 NO_DELAY = ReconnectPolicy(initial=0.0, cap=0.01, jitter=0.0)
 _RESET = b"\x01"  # the one value the heart-rate control point accepts
 
@@ -70,8 +70,16 @@ def _runtime(radio: str, air: VirtualAir, **options: Any) -> Runtime:
     return new_runtime(radio, loop=air.loop, backend=air.client_backend, **options).start()
 
 
-def _source(name: str, size: int) -> PeripheralSpec:
-    """A peripheral that notifies ``size`` bytes only when asked (``burst``)."""
+def source_spec(
+    name: str,
+    size: int = PAYLOAD_SIZE,
+    *,
+    value: Callable[[int], bytes] | None = None,
+    rate_hz: float | None = None,
+) -> PeripheralSpec:
+    """A peripheral with one notifying characteristic (``SOURCE``) of ``size`` bytes: it
+    notifies only when asked (``burst``), or ``rate_hz`` times a second; ``value(n)``
+    makes the n-th value (default: zeros)."""
     payload = bytes(size)
     return PeripheralSpec(
         name=name,
@@ -81,7 +89,10 @@ def _source(name: str, size: int) -> PeripheralSpec:
                 uuid="0000beef-0000-1000-8000-00805f9b34fb",
                 characteristics=(
                     CharacteristicSpec(
-                        uuid=_SOURCE, properties=Property.NOTIFY, notify_value=lambda _n: payload
+                        uuid=SOURCE,
+                        properties=Property.NOTIFY,
+                        notify_value=value or (lambda _n: payload),
+                        notify_rate_hz=rate_hz,
                     ),
                 ),
             ),
@@ -118,7 +129,7 @@ def raw_notify_rate(
     air: VirtualAir, name: str, seconds: float, size: int = PAYLOAD_SIZE
 ) -> tuple[float, int]:
     """Notifications/s into a plain bleak callback, and how many were lost."""
-    source = air.add_peripheral(_source(name, size))
+    source = air.add_peripheral(source_spec(name, size))
     sink = Sink()
     client = BleakClient(source.address, backend=air.client_backend)
 
@@ -127,7 +138,7 @@ def raw_notify_rate(
 
     async def open_client() -> None:
         await client.connect()
-        await client.start_notify(_SOURCE, on_value)
+        await client.start_notify(SOURCE, on_value)
 
     _on(air, open_client())
     try:
@@ -137,13 +148,13 @@ def raw_notify_rate(
 
 
 def _blerun_rate(radio: str, air: VirtualAir, name: str, seconds: float) -> tuple[float, int]:
-    source = air.add_peripheral(_source(name, PAYLOAD_SIZE))
+    source = air.add_peripheral(source_spec(name))
     sink = Sink()
     rt = _runtime(radio, air)
     try:
         dev = rt.device(source.address)
         dev.connect(timeout=10)
-        dev.subscribe(_SOURCE, lambda note: sink(note.data), timeout=10)
+        dev.subscribe(SOURCE, lambda note: sink(note.data), timeout=10)
         return _stream(source, sink, seconds)
     finally:
         close_cleanly(rt)

@@ -165,7 +165,7 @@ def flat_out(radio: str, quick: bool) -> Figure:
         radio=radio,
         note=(
             f"{loss} lost; with callback_backlog={count:,}: "
-            f"{median(r for r, _ in roomy) / 1000:.0f}k/s, {max(n for _, n in roomy)} lost"
+            f"{median([r for r, _ in roomy]) / 1000:.0f}k/s, {max(n for _, n in roomy)} lost"
         ),
         details={
             "backlog_holding_the_burst": {

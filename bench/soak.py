@@ -27,11 +27,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pykka
 
-from blerun.actors import ConnectionState, Notification, ReconnectPolicy, Runtime
+from blerun.actors import ConnectionState, Device, Notification, ReconnectPolicy, Runtime
 from blerun.sim import HEART_RATE_MEASUREMENT, Peripheral, VirtualAir, heart_rate_monitor
 
 RSS_BOUND = 10 * 1024 * 1024
@@ -75,6 +76,14 @@ class _Stream:
         with self.cond:
             self.sessions[note.session] = self.sessions.get(note.session, 0) + 1
             self.cond.notify_all()
+
+
+def _newer(dev: Device, version: int) -> bool:
+    return dev.state_version > version
+
+
+def _flowing(stream: _Stream, session: int) -> bool:
+    return stream.sessions.get(session, 0) > 0
 
 
 def _wait(cond: threading.Condition, ready: Callable[[], bool], what: str) -> None:
@@ -143,10 +152,10 @@ def _drive(air: VirtualAir, hr: Peripheral, cycles: int, *, progress: bool) -> d
             dev.connect(timeout=10)
         else:
             hr.drop_link()
-            _wait(states, lambda s=session: dev.state_version > s, "no reaction to the drop")
+            _wait(states, partial(_newer, dev, session), "no reaction to the drop")
             _wait(states, lambda: dev.state is S.CONNECTED, "not reconnected")
         version = dev.state_version
-        _wait(stream.cond, lambda v=version: stream.sessions.get(v, 0) > 0, "stream stopped")
+        _wait(stream.cond, partial(_flowing, stream, version), "stream stopped")
         if cycle == WARMUP:
             rss_warm = _rss()
         if progress and cycle % 500 == 0:

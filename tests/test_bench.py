@@ -49,10 +49,9 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@pytest.mark.timeout(_BOUND_S + 60)
-def test_quick_run_writes_every_figure_with_its_baselines(tmp_path: Path) -> None:
+def _quick_bench(out: Path, *args: str) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -60,6 +59,11 @@ def test_quick_run_writes_every_figure_with_its_baselines(tmp_path: Path) -> Non
         check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+@pytest.mark.timeout(_BOUND_S + 60)
+def test_quick_run_writes_every_figure_with_its_baselines(tmp_path: Path) -> None:
+    _quick_bench(tmp_path)
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["errors"] == []
@@ -88,15 +92,7 @@ def test_quick_run_writes_every_figure_with_its_baselines(tmp_path: Path) -> Non
 
 @pytest.mark.timeout(_BOUND_S + 60)
 def test_quick_process_mode_run_measures_the_host_figures(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--radio", "process", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=_BOUND_S,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    _quick_bench(tmp_path, "--radio", "process")
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["errors"] == []
