@@ -31,3 +31,14 @@ def test_chaos_text_names_each_run_and_ends_with_the_table() -> None:
     assert ran.code == 0, ran.out[-3000:] + ran.err[-3000:]
     assert "run 1/1 seed 5 (inprocess): ok" in ran.out
     assert "exactly-once" in ran.out  # the table lists every invariant
+    # The faults it provoked (a dozen, logged as warnings) stay off stderr without -v.
+    assert "faults injected" in ran.out
+    assert ran.err == ""
+
+
+@pytest.mark.timeout(180)
+def test_chaos_verbose_shows_the_logs_of_the_faults_it_provoked() -> None:
+    ran = run_child("-v", "chaos", "--runs", "1", "--seed", "5", "--radio", "inprocess")
+
+    assert ran.code == 0, ran.out[-3000:] + ran.err[-3000:]
+    assert " blerun." in ran.err  # structured log lines of the runtime
