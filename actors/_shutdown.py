@@ -45,14 +45,17 @@ def shut_down(
     if parts is not None and supervisor is not None:
         router = parts.router
         router.closed = True
-        unjoined = _stop_actors(router, supervisor, deadline, wait=not on_loop)
+        # Waiting on the actors may take the whole bound (a radio in a frozen host never
+        # answers): a slice is kept for what follows, so killing the hosts and joining our
+        # own callback threads is not starved by something outside this process.
         reserve = min(0.1, 0.2 * max(0.0, deadline - monotonic()))
+        unjoined = _stop_actors(router, supervisor, deadline - reserve, wait=not on_loop)
         if parts.hosts is not None:  # no radio host process outlives close()
-            unjoined += parts.hosts.close(deadline - reserve)
+            unjoined += parts.hosts.close(deadline - reserve / 2)
         router.fail_pending(RuntimeClosed("the runtime is closed"))
-        unjoined += parts.lanes.close(deadline - reserve)
+        unjoined += parts.lanes.close(deadline - reserve / 4)
         if not on_loop:
-            pending_teardowns = _drain(bridge, deadline - reserve, failed_before)
+            pending_teardowns = _drain(bridge, deadline - reserve / 4, failed_before)
     if not bridge.close(max(0.0, deadline - monotonic())):
         unjoined.append("loop")
     # The owned loop is stopped: an actor that did not get to its stop never will.
