@@ -54,8 +54,8 @@ def shut_down(
             unjoined += parts.hosts.close(deadline - reserve / 2)
         router.fail_pending(RuntimeClosed("the runtime is closed"))
         unjoined += parts.lanes.close(deadline - reserve / 4)
-        if not on_loop:
-            pending_teardowns = _drain(bridge, deadline - reserve / 4, failed_before)
+        if not on_loop:  # the teardowns get what is left up to the slice the loop needs
+            pending_teardowns = _drain(bridge, deadline - reserve, failed_before)
     if not bridge.close(max(0.0, deadline - monotonic())):
         unjoined.append("loop")
     # The owned loop is stopped: an actor that did not get to its stop never will.
