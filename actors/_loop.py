@@ -229,8 +229,11 @@ async def off_loop(fn: Callable[[], T]) -> T:
     def run() -> None:
         try:
             future.set_result(fn())
-        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting caller
+        except Exception as exc:  # noqa: BLE001 -- handed to the awaiting caller
             future.set_exception(exc)
+        finally:
+            if not future.done():  # fn raised SystemExit or the like: the caller is told
+                future.cancel()
 
     threading.Thread(target=run, name="blerun-close", daemon=True).start()
     return await asyncio.wrap_future(future)

@@ -197,9 +197,9 @@ class LoopActor(pykka.Actor):
                     self.on_failure(*sys.exc_info())
                 except Exception:  # noqa: BLE001 -- pykka's own rule: log, the actor is dead anyway
                     self._handle_failure(*sys.exc_info())
-        except BaseException:
-            # KeyboardInterrupt / SystemExit raised on the loop thread: stop this actor and
-            # let the loop's owner see it.
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+            # Not a message's failure but the loop thread's (or its task's) end: stop this
+            # actor and let the loop's owner see it.
             self._stop()
             raise
         finally:

@@ -188,11 +188,13 @@ class Central:
         if peer in self._connecting:
             raise ConnectInProgress()
         self._connecting.add(peer)
+        acquired = False
         try:
             await self._connect_lock.acquire()
-        except BaseException:
-            self._connecting.discard(peer)
-            raise
+            acquired = True
+        finally:
+            if not acquired:  # cancelled while waiting for the lock: no longer connecting
+                self._connecting.discard(peer)
         attempt = _Attempt(self.device, peer)
         command = asyncio.ensure_future(self.device.send_async_command(self._create(peer)))
         handed_over = False

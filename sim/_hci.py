@@ -1,4 +1,5 @@
-"""Bumble's virtual link, controllers and host, adjusted for an emulated air.
+"""Bumble's virtual link and controllers, adjusted for an emulated air (the host that goes
+with them is in ``_quiet_host.py``, what a central asks the air in ``_link_policy.py``).
 
 Changes to Bumble's stock classes, each for a measured or observed reason:
 
@@ -28,27 +29,18 @@ Nothing here knows about bleak.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import enum
-from typing import Protocol
 
 from bumble import hci, ll
 from bumble.controller import Connection as ControllerConnection
 from bumble.controller import Controller
 from bumble.core import PhysicalTransport
-from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import TransportSink, TransportSource
 
-__all__ = [
-    "Admission",
-    "CentralController",
-    "LinkPolicy",
-    "PeripheralController",
-    "QuietHost",
-    "SimLink",
-    "Verdict",
-]
+from ._link_policy import LinkPolicy, Verdict, _OpenPolicy
+from ._quiet_host import QuietHost
+
+__all__ = ["CentralController", "PeripheralController", "QuietController", "SimLink"]
 
 # Real controllers with LE Data Length Extension carry a whole 251-byte L2CAP frame per
 # packet; Bumble's default (27) splits every notification larger than 20 bytes.
@@ -57,61 +49,12 @@ _LE_ACL_PACKET_LENGTH = 251
 _LE_ACL_PACKETS = 255
 # Reported to the central host as the RSSI of every advertising report when the
 # policy knows no better.
-_DEFAULT_RSSI = -60
 # An extended advertising report for a legacy ADV_IND PDU: connectable, scannable, legacy.
 _ADV_IND_EVENT_TYPE = 0x13
 
 
 _SUPERVISION_TIMEOUT = 0x08
 """HCI Connection Timeout: how a link to a peer that went silent ends."""
-
-
-class Verdict(enum.Enum):
-    """What the air does with a connect or disconnect the central asked for."""
-
-    PROCEED = enum.auto()
-    """Carry it out (after ``Admission.delay`` seconds)."""
-    REFUSE = enum.auto()
-    """Fail it: the central's host gets a connection failure."""
-    STALL = enum.auto()
-    """Never answer it."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Admission:
-    """A policy's answer for one connect or disconnect."""
-
-    verdict: Verdict
-    """What to do."""
-    delay: float = 0.0
-    """Seconds to wait before proceeding (``Verdict.PROCEED`` only)."""
-
-
-PROCEED = Admission(Verdict.PROCEED)
-
-
-class LinkPolicy(Protocol):
-    """What the central controller asks the air about; called on the loop thread."""
-
-    def admit_connect(self, peer: hci.Address) -> Admission:
-        """Decide a connect to ``peer``, once per attempt, when ``peer`` is reached."""
-
-    def admit_disconnect(self, peer: hci.Address) -> Admission:
-        """Decide a disconnect from ``peer`` requested by the central's host."""
-
-    def rssi_of(self, advertiser: hci.Address) -> int:
-        """The RSSI to report for an advertisement from ``advertiser``."""
-
-
-class _OpenPolicy:
-    def admit_connect(self, peer: hci.Address) -> Admission:
-        return PROCEED
-
-    def admit_disconnect(self, peer: hci.Address) -> Admission:
-        return PROCEED
-
-    def rssi_of(self, advertiser: hci.Address) -> int:
-        return _DEFAULT_RSSI
 
 
 class SimLink(LocalLink):
@@ -143,7 +86,7 @@ class SimLink(LocalLink):
         # A controller that leaves the air (its host process died, maybe in the middle of
         # making a link) is never heard again: its peers' ends of those links time out.
         for peer in self.controllers:
-            if isinstance(peer, _QuietController):
+            if isinstance(peer, QuietController):
                 peer.lose_peers(gone, _SUPERVISION_TIMEOUT)
 
     def on_address_changed(self, controller: Controller) -> None:
@@ -178,7 +121,7 @@ class SimLink(LocalLink):
                 loop.call_soon(central.on_ll_advertising_pdu, packet)
 
 
-class _QuietController(Controller):
+class QuietController(Controller):
     """A controller that dispatches HCI packets without formatting them."""
 
     le_acl_data_packet_length = _LE_ACL_PACKET_LENGTH
@@ -286,7 +229,7 @@ class _QuietController(Controller):
             self._loop.call_soon(host.on_packet, bytes(packet))
 
 
-class CentralController(_QuietController):
+class CentralController(QuietController):
     """A central's controller: fixed connect cancel, policy hooks, slots, quiet reports.
 
     Its host is a :class:`QuietHost` in this process, or any Bumble host at the other
@@ -451,7 +394,7 @@ class CentralController(_QuietController):
         self.on_le_disconnected(connection, reason)
 
 
-class PeripheralController(_QuietController):
+class PeripheralController(QuietController):
     """A peripheral's controller: can go radio-silent and can lose its link."""
 
     def __init__(self, name: str, *, link: SimLink, quiet: bool) -> None:
@@ -463,84 +406,3 @@ class PeripheralController(_QuietController):
             return
         if self.link:
             self.link.send_advertising_pdu(self, packet)
-
-
-class QuietHost(Host):
-    """A host that dispatches HCI packets without formatting them.
-
-    Attached to a controller in this process (:meth:`local`), ACL packets cross as
-    objects; attached to a transport (:meth:`over`, another process's controller through
-    a socket), every packet crosses as bytes. ``quiet=False`` keeps Bumble's stock paths.
-    """
-
-    def __init__(
-        self,
-        source: TransportSource,
-        sink: TransportSink,
-        *,
-        quiet: bool,
-        controller: _QuietController | None = None,
-    ) -> None:
-        super().__init__(controller_source=source, controller_sink=sink)
-        self._quiet = quiet
-        self._controller = controller
-
-    @classmethod
-    def local(cls, controller: _QuietController) -> QuietHost:
-        """A host for a controller in this process."""
-        return cls(controller, controller, quiet=controller.quiet, controller=controller)
-
-    @classmethod
-    def over(cls, source: TransportSource, sink: TransportSink) -> QuietHost:
-        """A host for the controller at the other end of a transport."""
-        return cls(source, sink, quiet=True)
-
-    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        controller = self._controller
-        if not self._quiet:
-            super().send_hci_packet(packet)
-        elif controller is None:
-            if self.hci_sink is not None:
-                self.hci_sink.on_packet(bytes(packet))
-        elif isinstance(packet, hci.HCI_AclDataPacket):
-            controller.on_hci_acl_data_packet(packet)
-        else:
-            controller.on_packet(bytes(packet))
-
-    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
-        if not self._quiet:
-            super().on_hci_packet(packet)
-        elif isinstance(packet, hci.HCI_Event):
-            self.on_hci_event_packet(packet)
-        elif isinstance(packet, hci.HCI_AclDataPacket):
-            self.on_hci_acl_data_packet(packet)
-        else:
-            super().on_hci_packet(packet)
-
-    def on_acl_object(self, packet: hci.HCI_AclDataPacket) -> None:
-        """Receive an ACL packet handed over as an object (local quiet path only)."""
-        if self.ready:
-            self.on_hci_acl_data_packet(packet)
-
-    def send_acl_sdu(self, connection_handle: int, sdu: bytes) -> None:
-        if not self._quiet:
-            super().send_acl_sdu(connection_handle, sdu)
-            return
-        # Same fragmentation as Bumble's, without its per-packet ``pdu.hex()`` log.
-        connection = self.connections.get(connection_handle)
-        if connection is None:
-            return
-        queue = connection.acl_packet_queue
-        size = queue.max_packet_size
-        for offset in range(0, len(sdu), size):
-            fragment = sdu[offset : offset + size]
-            queue.enqueue(
-                hci.HCI_AclDataPacket(
-                    connection_handle=connection_handle,
-                    pb_flag=1 if offset > 0 else 0,
-                    bc_flag=0,
-                    data_total_length=len(fragment),
-                    data=fragment,
-                ),
-                connection_handle,
-            )

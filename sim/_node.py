@@ -23,7 +23,9 @@ from blerun.gatt import normalize_uuid
 from ._faults import Counters, FaultPlan, Operation, PeripheralCounters
 from ._gate import AttGate, GatedDevice
 from ._gatt import CharState, GattTable, to_bumble_uuid
-from ._hci import PROCEED, Admission, PeripheralController, QuietHost, SimLink, Verdict
+from ._hci import PeripheralController, SimLink
+from ._link_policy import PROCEED, Admission, Verdict
+from ._quiet_host import QuietHost
 from ._spec import PeripheralSpec, Property
 from ._transmitter import CCCD_INDICATE, CCCD_NOTIFY, PeripheralLink, Transmitter
 

@@ -39,8 +39,9 @@ from bumble.transport.common import StreamPacketSink, StreamPacketSource, Transp
 
 from ._bridge import LoopBridge
 from ._central import Central
-from ._hci import CentralController, QuietHost
+from ._hci import CentralController
 from ._port import Peer
+from ._quiet_host import QuietHost
 from ._realism import Realism
 
 if TYPE_CHECKING:

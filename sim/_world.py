@@ -19,9 +19,11 @@ from bumble.transport.common import TransportSink, TransportSource
 
 from ._bridge import LoopBridge
 from ._central import Central
-from ._hci import PROCEED, Admission, CentralController, QuietHost, SimLink
+from ._hci import CentralController, SimLink
+from ._link_policy import PROCEED, Admission
 from ._node import Node
 from ._port import Peer
+from ._quiet_host import QuietHost
 from ._realism import Realism
 
 __all__ = ["World", "random_static"]
