@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from blerun.cli._exit import ExitCode
 from blerun.gatt import InvalidUUIDValue, normalize_uuid
+from blerun.testing._cli import add_campaign_arguments
 
 PROFILES = ("heart-rate", "uart", "sensor")
 """Emulated peripherals ``--sim`` can put at ADDRESS."""
@@ -151,15 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, help="seed for the fault schedule and the jitter")
 
     chaos = _verb(verbs, "chaos", "random fault scenarios, each judged by the invariant checker")
-    chaos.add_argument("--runs", type=positive, default=50, help="scenarios (default 50)")
-    chaos.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
-    chaos.add_argument(
-        "--radio",
-        choices=("inprocess", "process", "both"),
-        default="both",
-        help="radio mode; 'both' runs one run in five in radio host processes",
-    )
-    chaos.add_argument("--quiet", action="store_true", help="no line per passing run")
+    add_campaign_arguments(chaos, runs=positive)
     return parser
 
 

@@ -5,11 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from ._chaos_run import RunResult
+
+
+def add_campaign_arguments(
+    parser: argparse.ArgumentParser, *, runs: Callable[[str], int] = int
+) -> None:
+    """The campaign's own options (``--runs --seed --radio --quiet``), for this module's
+    parser and the ``blerun chaos`` verb alike; ``runs`` parses ``--runs``."""
+    parser.add_argument("--runs", type=runs, default=50, help="scenarios to run (default 50)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
+    parser.add_argument(
+        "--radio",
+        choices=("inprocess", "process", "both"),
+        default="both",
+        help="radio mode; 'both' runs one run in five in radio host processes",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no line per passing run")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,16 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Random fault scenarios over blerun.sim, each checked by the invariant "
         "checker; prints a table, and the seed and plan of every failing run.",
     )
-    parser.add_argument("--runs", type=int, default=50, help="scenarios to run (default 50)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the first run (default 1)")
-    parser.add_argument(
-        "--radio",
-        choices=("inprocess", "process", "both"),
-        default="both",
-        help="radio mode; 'both' runs one run in five in radio host processes",
-    )
+    add_campaign_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the sums as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no line per run")
     return parser
 
 
